@@ -1,0 +1,112 @@
+"""Speed and memory of ULTra all-token maps on this machine (issue: foundation, part 4).
+
+Prints and writes bench/results/maps.md: DeiT-tiny (real weights, ../shared) at 224x224 on a real VOC image,
+last block, objective 'sum'. Also writes the Fig. 2-style figures to nbs/images/.
+
+    python bench/maps.py [--ref-tokens 16] [--budget-mb 1024]
+"""
+import argparse, json, subprocess, sys, time
+from pathlib import Path
+import torch
+from ultra_nb.hooks import shared_dir, load_timm, load_image, capture
+from ultra_nb.maps import ultra_rows, ultra_rows_reference, rows_to_maps, denormalize, show_token_maps, tile_maps
+
+ROOT = Path(__file__).resolve().parents[1]
+IMAGE = 'vainf_0000'
+
+def status_mb(key):
+    "A memory figure of this process from /proc/self/status (VmRSS now, VmHWM the high-water mark), in MB."
+    line = next(l for l in open('/proc/self/status') if l.startswith(key + ':'))
+    return int(line.split()[1]) / 1024
+
+def deit():
+    sh = shared_dir()
+    if sh is None: sys.exit("bench/maps.py needs ../shared (real DeiT-tiny weights and VOC images)")
+    return (load_timm('deit_tiny_patch16_224', sh / 'models/deit_tiny_patch16_224.pth'),
+            load_image(sh / f'data/voc2012-val-14/JPEGImages/{IMAGE}.jpg'))
+
+def mem_child(arch, budget, n_tokens):
+    "Run in a fresh process: peak RSS growth of one ultra_rows call."
+    import timm
+    if arch == 'deit': model, x = deit()
+    else: model, x = timm.create_model(arch, pretrained=False).eval(), torch.randn(1, 3, 224, 224)
+    ultra_rows(model, x, [1], budget_mb=budget)  # warm up the allocator and the graph code
+    with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset the high-water mark
+    before = status_mb('VmRSS')
+    t = time.perf_counter()
+    rows = ultra_rows(model, x, torch.arange(1, 1 + n_tokens), budget_mb=budget)
+    secs = time.perf_counter() - t
+    peak = status_mb('VmHWM')
+    print(json.dumps(dict(peak_growth_mb=peak - before, seconds=secs, rows=list(rows.shape))))
+
+def in_child(*args):
+    out = subprocess.run([sys.executable, __file__, '--mem-child', *map(str, args)], capture_output=True, text=True, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+def timed(fn, repeat=1):
+    best = float('inf')
+    for _ in range(repeat):
+        t = time.perf_counter(); res = fn(); best = min(best, time.perf_counter() - t)
+    return best, res
+
+def main(ref_tokens, budget):
+    torch.set_num_threads(torch.get_num_threads())
+    model, x = deit()
+    n = 196
+    targets = torch.arange(1, n + 1)
+    ultra_rows(model, x, [1])  # warm-up
+    sweep = {b: timed(lambda: ultra_rows(model, x, targets, budget_mb=b), repeat=2) for b in (256, 512, budget)}
+    t_fast, fast = sweep[budget]
+    ref_sel = torch.linspace(1, n, ref_tokens).round().long()
+    t_ref, slow = timed(lambda: ultra_rows_reference(model, x, ref_sel))
+    xb = x.expand(n, -1, -1, -1).contiguous()
+    with torch.no_grad():
+        model(xb[:8])
+        t_floor, _ = timed(lambda: model(xb), repeat=3)
+    diff = (fast[:, ref_sel - 1] - slow).abs().max().item()
+    rel = diff / slow.abs().max().item()
+    mems = {b: in_child('deit', b, n) for b in (256, 1024, 4096)}
+    s8 = in_child('vit_small_patch8_224', 2048, 32)
+    per_tok = t_ref / ref_tokens
+    lines = [
+        f"# ULTra all-token maps: speed and memory (`bench/maps.py`)", "",
+        f"DeiT-tiny/16 (real weights), 224x224 VOC image `{IMAGE}`, last block, f = sum, float32, "
+        f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}.", "",
+        "| measure | value |", "|---|---|",
+        *[f"| fast path, all {n} token maps, budget_mb={b} (best of 2) | {t:.2f} s |" for b, (t, _) in sweep.items()],
+        f"| slow reference, per token (mean over {ref_tokens} tokens) | {per_tok:.3f} s |",
+        f"| slow reference, extrapolated to {n} tokens | {per_tok * n:.1f} s |",
+        f"| **speed-up per image (reference / fast, budget_mb={budget})** | **{per_tok * n / t_fast:.1f}x** |",
+        f"| floor: one no-grad forward over a batch of {n} copies (best of 3) | {t_floor:.2f} s |",
+        f"| **fast path / floor (budget_mb={budget})** | **{t_fast / t_floor:.2f}x** |",
+        f"| max abs difference fast vs reference ({ref_tokens} tokens) | {diff:.2e} (relative {rel:.2e}) |",
+        "", "Peak memory growth of one call (fresh process; VmHWM after the call, reset just before it, minus VmRSS before it):", "",
+        "| model, targets | budget_mb | peak growth | seconds |", "|---|---|---|---|"]
+    lines += [f"| DeiT-tiny/16, {n} | {b} | {m['peak_growth_mb']:.0f} MB | {m['seconds']:.2f} |" for b, m in mems.items()]
+    lines += [f"| ViT-S/8 (random init), 32 of 784 | 2048 | {s8['peak_growth_mb']:.0f} MB | {s8['seconds']:.2f} |"]
+    text = '\n'.join(lines) + '\n'
+    print(text)
+    (ROOT / 'bench/results/maps.md').write_text(text)
+    figures(model, x, fast)
+
+def figures(model, x, rows):
+    import matplotlib; matplotlib.use('Agg')
+    with capture(model) as cap: cap.fam.check_input(x)
+    maps = rows_to_maps(rows, torch.arange(1, 197), 1, cap.grid, (224, 224))[0]
+    rgb = denormalize(x[0])
+    chosen = [3 * 14 + 6, 7 * 14 + 7, 10 * 14 + 3, 12 * 14 + 11]
+    show_token_maps(rgb, maps[chosen], chosen, cap.grid).savefig(ROOT / 'nbs/images/deit_token_maps.png', dpi=90)
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(8, 8))
+    ax.imshow(tile_maps(rows_to_maps(rows, torch.arange(1, 197), 1, cap.grid)[0], cap.grid), cmap='jet'); ax.axis('off')
+    ax.set_title('all 196 token maps of DeiT-tiny, each in its patch position (min-max scaled)', fontsize=9)
+    fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/deit_all_token_maps.png', dpi=80)
+
+if __name__ == '__main__':
+    if len(sys.argv) > 1 and sys.argv[1] == '--mem-child':
+        mem_child(sys.argv[2], float(sys.argv[3]), int(sys.argv[4])); sys.exit()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--ref-tokens', type=int, default=16)
+    p.add_argument('--budget-mb', type=float, default=1024, help='the budget the ratios are reported for')
+    a = p.parse_args()
+    main(a.ref_tokens, a.budget_mb)

@@ -1,0 +1,48 @@
+"Packaging and documentation invariants that the notebooks cannot check themselves."
+import configparser, json, re, subprocess, sys
+from conftest import ROOT
+import ultra_nb
+
+def settings(): 
+    c = configparser.ConfigParser(); c.read(ROOT / 'settings.ini'); return c['DEFAULT']
+
+def readme(): return (ROOT / 'README.md').read_text()
+
+def test_version_matches_settings(): assert ultra_nb.__version__ == settings()['version']
+
+def test_ranges_not_pins():
+    "setup.py declares ranges; only the install command pins the torch/torchvision pair."
+    reqs = settings()['requirements'].split()
+    assert not any('==' in r for r in reqs) and any(r.startswith('torch>=') for r in reqs)
+
+def test_readme_install_is_ci_install():
+    "The README's install lines are the ones .ci/install runs, and its test command is what CI runs."
+    ci = (ROOT / '.ci/install').read_text()
+    for cmd in ['pip install torch==2.14.1 torchvision==0.29.1', 'pip install -e ".[dev]"', 'python3 -m venv .venv']:
+        assert cmd in readme() and cmd in ci, cmd
+    assert 'bash .ci/run' in readme() and 'bash .ci/example' in readme()
+
+def test_readme_quickstart_in_step_with_index():
+    nb = json.loads((ROOT / 'nbs/index.ipynb').read_text())
+    quick = next(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code' and 'ultra_maps' in ''.join(c['source']))
+    blocks = re.findall(r'```python\n(.*?)```', readme(), re.S)
+    assert quick.strip() == blocks[0].strip()
+
+def test_readme_quickstart_runs():
+    code = re.findall(r'```python\n(.*?)```', readme(), re.S)[0]
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert 'torch.Size([1, 16, 32, 32])' in out
+
+def test_optional_dependencies_stay_optional():
+    "Importing the package must not pull in open_clip or transformers (they are extras)."
+    code = "import sys, ultra_nb.hooks, ultra_nb.maps; print(sorted(m for m in ('open_clip', 'transformers') if m in sys.modules))"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == '[]'
+
+def test_notebooks_are_chapters():
+    "Every notebook starts with a title and a one-line summary; library notebooks name their module."
+    for p in sorted((ROOT / 'nbs').glob('*.ipynb')):
+        cells = json.loads(p.read_text())['cells']
+        md = next(''.join(c['source']) for c in cells if c['cell_type'] == 'markdown')
+        assert md.startswith('# ') and '\n> ' in md, p.name
+        if p.name != 'index.ipynb': assert '#| default_exp' in ''.join(cells[0]['source']), p.name
