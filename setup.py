@@ -33,6 +33,7 @@ setuptools.setup(
     python_requires='>=' + cfg['min_python'],
     install_requires=reqs('requirements'),
     extras_require={'all': reqs('optional_requirements'), 'dev': reqs('dev_requirements')},
-    entry_points={'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
+    entry_points={'console_scripts': reqs('console_scripts'),
+                  'nbdev': [f"{cfg['lib_path']}={cfg['lib_path']}._modidx:d"]},
     zip_safe=False,
 )
