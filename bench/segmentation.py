@@ -13,12 +13,12 @@ from PIL import Image
 from tqdm import tqdm
 from ultra_nb.hooks import shared_dir, load_timm, load_image
 from ultra_nb.maps import ultra_maps
-from ultra_nb.cluster import cluster_tokens, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels
+from ultra_nb.cluster import cluster_tokens, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels, overlay, plot_zeta_sweep
 from ultra_nb.evaluate import SegScore, voc, camvid
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / 'bench/out/segmentation'
-ZETAS = [0.1, 0.2, 0.25, 0.3, 0.4, 0.5, 0.6, 0.7]
+ZETAS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # wide enough for features (small cosine distances) and maps
 BLOCKS = [-1, -3, -5]  # the last block (paper's layer 13 of DeiT-tiny's 12 blocks), and two earlier ones
 GRID = (14, 14)
 
@@ -90,6 +90,24 @@ def main(camvid_limit):
                                  u_acc=round(100 * r['acc'], 1), u_miou=round(100 * r['miou'], 1),
                                  cut=f'zeta={zeta}' if zeta is not None else 'k = ULTra_S clusters', mean_clusters=round(np.mean(ncl), 1)))
     write(rows, sweep, block, t_voc, t_cam, len(c))
+    figures(v, vreps, block, sel)
+
+def figures(ds, reps, block, sel, show=(0, 3, 5, 11)):
+    "Fig. 3 style overlays (image, ground truth, ULTra_S, feature clustering) and a Fig. 14 style zeta sweep."
+    import matplotlib; matplotlib.use('Agg')
+    import matplotlib.pyplot as plt
+    m = f'ultra_sum@{block}'
+    fig, axs = plt.subplots(len(show), 4, figsize=(10, 2.6 * len(show)))
+    for row, i in zip(axs, show):
+        rgb, gt = np.asarray(Image.open(ds.items[i][0]).convert('RGB')), ds.label(i)
+        panels = [(rgb / 255, 'image'), (overlay(rgb, np.where(gt == 255, 0, gt)), 'ground truth'),
+                  (overlay(rgb, predict(m, reps[i], sel[m], gt.shape)), f'ULTra_S, zeta={sel[m]}'),
+                  (overlay(rgb, predict('hier_features', reps[i], sel['hier_features'], gt.shape)), f"features, zeta={sel['hier_features']}")]
+        for ax, (im, title) in zip(row, panels): ax.imshow(im); ax.set_title(title, fontsize=9); ax.axis('off')
+    fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/voc_segmentations.png', dpi=70)
+    i = show[1]
+    rgb = np.asarray(Image.open(ds.items[i][0]).convert('RGB'))
+    plot_zeta_sweep(rgb, reps[i][m], zetas=(0.2, 0.3, 0.4, 0.6)).savefig(ROOT / 'nbs/images/voc_zeta_sweep.png', dpi=70)
 
 def write(rows, sweep, block, t_voc, t_cam, n_cam):
     out = ROOT / 'bench/results'
