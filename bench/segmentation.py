@@ -1,26 +1,38 @@
-"""Unsupervised segmentation on the real images in ../shared: ULTra_S / ULTra_E vs training-free baselines.
+"""Unsupervised segmentation, object selection and latent perturbation on the real images in ../shared.
 
-DeiT-tiny (real weights), every method on the same backbone and evaluator. The block and each method's cut
-threshold zeta are chosen on VOC-14 (per-image mIoU) and then applied unchanged to CamVid-101.
-Writes bench/results/segmentation.{csv,md}; caches maps in bench/out/.
+DeiT-tiny (real weights); ULTra_S / ULTra_E against training-free baselines on the same backbone and evaluator.
+Selection happens on VOC-14 only (block and every method's zeta by per-image mIoU, tau by ITIoU) and is applied
+unchanged to CamVid-101. Writes bench/results/segmentation.{csv,md}, the selection (selection.json) and figures in nbs/images/; caches maps in bench/out/.
 
     python bench/segmentation.py [--camvid-limit N]
 """
-import argparse, csv, sys, time
+import argparse, csv, json, sys, time
 from pathlib import Path
-import numpy as np, torch
-from PIL import Image
+import numpy as np, torch, torch.nn.functional as F
 from tqdm import tqdm
 from ultra_nb.hooks import shared_dir, load_timm, load_image
 from ultra_nb.maps import ultra_maps
-from ultra_nb.cluster import cluster_tokens, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels, overlay, plot_zeta_sweep
-from ultra_nb.evaluate import SegScore, voc, camvid
+from ultra_nb.cluster import (cluster_tokens, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels, head_segments,
+                              overlay, plot_zeta_sweep)
+from ultra_nb.evaluate import SegScore, ITIoU, perturbation_test, voc, camvid
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / 'bench/out/segmentation'
-ZETAS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # wide enough for features (small cosine distances) and maps
-BLOCKS = [-1, -3, -5]  # the last block (paper's layer 13 of DeiT-tiny's 12 blocks), and two earlier ones
+ZETAS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # spans features (small cosine distances) and maps
+BLOCKS = [-1, -3, -5]  # the last block (the paper's layer 13 of DeiT-tiny's 12 blocks) and two earlier ones
+TAUS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 GRID = (14, 14)
+ORACLE = 'k = GT classes in the image (uses ground truth: evaluation only)'
+CONFIGS = {'paper v1: zeta=0.4, maps min-max scaled': dict(zeta=0.4, map_scale=True, cluster_scale=False),
+           "authors' demo: zeta=0.25, raw maps, cluster sums min-max scaled": dict(zeta=0.25, map_scale=False, cluster_scale=True)}
+
+def config_score(ds, reps, key, zeta, map_scale, cluster_scale):
+    "Per-image U.mIoU of ULTra with fixed (untuned) clustering settings, cosine distance and average linkage."
+    s = SegScore(len(ds.classes), ds.ignore)
+    for i, rep in enumerate(reps):
+        gt, g = ds.label(i), rep[key]
+        s.add(segment_from_clusters(g, cluster_tokens(g, zeta=zeta, map_scale=map_scale), cluster_scale, size=gt.shape).numpy(), gt)
+    return s.per_image()
 
 def cached(name, fn):
     p = CACHE / f'{name}.pt'
@@ -30,33 +42,50 @@ def cached(name, fn):
     return res
 
 def representations(model, ds, i, blocks):
-    "Grid maps of ULTra_S / ULTra_E per block and baseline patch vectors (last block), cached per image."
-    x = load_image(ds.items[i][0])
+    "Grid maps of ULTra per (objective, block) and the baselines' patch vectors (last block), cached per image."
+    x = load_image(ds.image(i))
     key = f'{ds.name}_{Path(ds.items[i][0]).stem}'
     rep = {f'ultra_{o}@{b}': cached(f'{key}_{o}_{b}', lambda o=o, b=b: ultra_maps(model, x, block=b, objective_=o, size=None)[0])
            for o, b in blocks}
-    for kind in ('features', 'attention', 'rollout'):
+    for kind in ('features', 'attention', 'rollout', 'cls_heads'):
         rep[kind] = cached(f'{key}_{kind}', lambda kind=kind: patch_vectors(model, x, kind)[0])
     return rep
 
+def n_gt_classes(ds, gt): return max(1, len(set(np.unique(gt).tolist()) - set(ds.ignore)))
+
 def predict(method, rep, zeta, size, k=None):
-    "A label image of `size` for one method; k-means takes k, the others cut at zeta."
+    "A label image of `size` for one method: ULTra and hier_* cut at zeta (or k), k-means takes k."
     if method.startswith('ultra'):
         g = rep[method]
-        return segment_from_clusters(g, cluster_tokens(g, zeta=zeta), size=size).numpy()
+        return segment_from_clusters(g, cluster_tokens(g, k=k, zeta=None if k else zeta), size=size).numpy()
     if method == 'kmeans_features': return labels_to_pixels(kmeans(rep['features'], k), GRID, size).numpy()
-    kind = method.removeprefix('hier_')
-    return labels_to_pixels(cluster_tokens(rep[kind], zeta=zeta), GRID, size).numpy()
+    if method == 'crate_heads': return labels_to_pixels(head_segments(rep['cls_heads']), GRID, size).numpy()
+    return labels_to_pixels(cluster_tokens(rep[method.removeprefix('hier_')], zeta=zeta), GRID, size).numpy()
 
-def evaluate(ds, reps, method, zeta, ks=None):
-    s = SegScore(len(ds.classes), ds.ignore)
-    n_clusters = []
+def evaluate(ds, reps, method, zeta=None, ks=None):
+    s, ncl = SegScore(len(ds.classes), ds.ignore), []
     for i, rep in enumerate(reps):
         gt = ds.label(i)
         pred = predict(method, rep, zeta, gt.shape, None if ks is None else ks[i])
-        n_clusters.append(len(np.unique(pred)))
-        s.add(pred, gt)
-    return s, n_clusters
+        ncl.append(len(np.unique(pred))); s.add(pred, gt)
+    return s, ncl
+
+def itiou(ds, reps, key, taus, skip):
+    acc = ITIoU(tuple(taus), skip=skip, ignore=ds.ignore)
+    for i, rep in enumerate(reps):
+        gt = ds.label(i)
+        acc.add(F.interpolate(rep[key][None], size=gt.shape, mode='bicubic', align_corners=False)[0], gt, GRID)
+    return acc.result()
+
+def perturbation(model, ds, reps, key, block, k=10, seed=0):
+    "Mean ‖z − z̃‖ for positive / negative perturbation, masking and noise, k random tokens per image."
+    g, res = torch.Generator().manual_seed(seed), {}
+    for i, rep in enumerate(tqdm(reps, desc=f'perturbation {ds.name}')):
+        x, toks = load_image(ds.image(i)), torch.randperm(GRID[0] * GRID[1], generator=g)[:k].tolist()
+        for mode in ('mask', 'noise'):
+            r = perturbation_test(model, x, rep[key], toks, block=block, mode=mode, seed=seed + i)
+            for s in ('pos', 'neg'): res.setdefault((mode, s), []).append(r[s])
+    return {m: torch.cat(v).mean().item() for m, v in res.items()}
 
 def main(camvid_limit):
     sh = shared_dir()
@@ -66,67 +95,95 @@ def main(camvid_limit):
     c.items = c.items[:camvid_limit]
     t0 = time.time()
     vreps = [representations(model, v, i, [('sum', b) for b in BLOCKS]) for i in tqdm(range(len(v)), desc='VOC-14 maps')]
-    t_voc = time.time() - t0
-    # --- selection on VOC-14 only: block for ULTra_S, then zeta per method (per-image mIoU) ---
-    sel, rows = {}, []
+    # --- selection on VOC-14 only ---
     sweep = {f'ultra_sum@{b}': {z: evaluate(v, vreps, f'ultra_sum@{b}', z)[0].per_image()['miou'] for z in ZETAS} for b in BLOCKS}
     block = max(BLOCKS, key=lambda b: max(sweep[f'ultra_sum@{b}'].values()))
-    vreps = [representations(model, v, i, [('sum', block), ('energy', block)]) for i in range(len(v))]
-    methods = [f'ultra_sum@{block}', f'ultra_energy@{block}', 'hier_features', 'hier_attention', 'hier_rollout']
-    for m in methods:
-        scores = sweep.get(m) or {z: evaluate(v, vreps, m, z)[0].per_image()['miou'] for z in ZETAS}
-        sweep[m] = scores
-        sel[m] = max(scores, key=scores.get)
+    vreps = [representations(model, v, i, [('sum', block), ('energy', block), ('sum', -1)]) for i in range(len(v))]
+    zeta_methods = [f'ultra_sum@{block}', f'ultra_energy@{block}', 'hier_features', 'hier_attention', 'hier_rollout']
+    for m in zeta_methods:
+        sweep.setdefault(m, {z: evaluate(v, vreps, m, z)[0].per_image()['miou'] for z in ZETAS})
+    sel = {m: max(sweep[m], key=sweep[m].get) for m in zeta_methods}
+    tau_sweep = {b: itiou(v, vreps, f'ultra_sum@{b}', TAUS, skip=(0,)) for b in sorted({block, -1})}
+    tau = max(tau_sweep[block], key=tau_sweep[block].get)
+    t_voc = time.time() - t0
     t1 = time.time()
     creps = [representations(model, c, i, [('sum', block), ('energy', block)]) for i in tqdm(range(len(c)), desc='CamVid maps')]
     t_cam = time.time() - t1
+    rows, extra, configs = [], [], []
     for ds, reps in ((v, vreps), (c, creps)):
         _, ks = evaluate(ds, reps, f'ultra_sum@{block}', sel[f'ultra_sum@{block}'])
-        for m in methods + ['kmeans_features']:
-            zeta = sel.get(m)
-            s, ncl = evaluate(ds, reps, m, zeta, ks if m == 'kmeans_features' else None)
+        oracle = [n_gt_classes(ds, ds.label(i)) for i in range(len(ds))]
+        runs = [(m, sel[m], None, f'zeta={sel[m]}') for m in zeta_methods] + [
+                ('kmeans_features', None, ks, 'k = clusters ULTra_S found'), ('crate_heads', None, None, 'one segment per head (3)'),
+                (f'ultra_sum@{block}', None, oracle, ORACLE), ('kmeans_features', None, oracle, ORACLE)]
+        for m, zeta, kk, cut in runs:
+            s, ncl = evaluate(ds, reps, m, zeta, kk)
             for r in (s.per_image(), s.dataset()):
                 rows.append(dict(dataset=f'{ds.name}-{len(ds)}', method=m.replace(f'@{block}', ''), protocol=r['protocol'],
-                                 u_acc=round(100 * r['acc'], 1), u_miou=round(100 * r['miou'], 1),
-                                 cut=f'zeta={zeta}' if zeta is not None else 'k = ULTra_S clusters', mean_clusters=round(np.mean(ncl), 1)))
-    write(rows, sweep, block, t_voc, t_cam, len(c))
-    figures(v, vreps, block, sel)
+                                 u_acc=round(100 * r['acc'], 1), u_miou=round(100 * r['miou'], 1), cut=cut, mean_segments=round(np.mean(ncl), 1)))
+        for name, cfg in CONFIGS.items():
+            r = config_score(ds, reps, f'ultra_sum@{block}', **cfg)
+            configs.append(dict(dataset=f'{ds.name}-{len(ds)}', setting=name, u_acc=round(100 * r['acc'], 1), u_miou=round(100 * r['miou'], 1)))
+        it = itiou(ds, reps, f'ultra_sum@{block}', [tau], skip=(0,) if ds.name == 'voc' else ())[tau]
+        pt = perturbation(model, ds, reps, f'ultra_sum@{block}', block)
+        extra.append(dict(dataset=f'{ds.name}-{len(ds)}', itiou=round(100 * it, 1), tau=tau,
+                          **{f'{m}_{s}': round(d, 2) for (m, s), d in pt.items()}))
+    write(rows, extra, configs, sweep, tau_sweep, block, tau, t_voc, t_cam, len(c))
+    (ROOT / 'bench/results/selection.json').write_text(json.dumps(dict(block=block, zeta=sel, tau=tau), indent=1) + '\n')
+    figures(v, vreps, block, sel, sweep, tau_sweep)
 
-def figures(ds, reps, block, sel, show=(0, 3, 5, 11)):
-    "Fig. 3 style overlays (image, ground truth, ULTra_S, feature clustering) and a Fig. 14 style zeta sweep."
+def table(rows):
+    return ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])] + ['| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows]
+
+def write(rows, extra, configs, sweep, tau_sweep, block, tau, t_voc, t_cam, n_cam):
+    out = ROOT / 'bench/results'
+    with open(out / 'segmentation.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    lines = ["# Unsupervised segmentation, DeiT-tiny (real weights), `bench/segmentation.py`", "",
+             f"Chosen on VOC-14 only, then applied unchanged to CamVid: block **{block}** (0-based from the end; -1 is the paper's layer 13), "
+             "each method's zeta (per-image mIoU; cosine distance, average linkage; ULTra maps min-max scaled, no per-cluster scaling), "
+             f"and the ITIoU threshold **tau = {tau}**. k-means on the same features gets, per image, the number of clusters ULTra_S found. "
+             "Rows marked 'uses ground truth' set k to the number of classes in the image: an oracle, for comparison with the authors' demo only. "
+             "Images resized to 224x224; predictions upsampled to the label size. **per-image** is the protocol for per-image clusterings; "
+             "the **dataset** rows are shown because the evaluator computes both, but per-image cluster ids mean nothing across images.", ""]
+    lines += table(rows)
+    lines += ["", f"## Paper v1 vs the authors' demo settings (ULTra_S, block {block}, per-image protocol, not tuned)", ""]
+    lines += table(configs)
+    lines += ["", "## Object selection and latent perturbation (ULTra_S maps at the chosen block)", "",
+              "ITIoU: VOC object classes (background skipped), CamVid all classes. Perturbation: 10 random tokens per image, "
+              "the 50% most (pos) or least (neg) relevant other patches, masked to zero or with N(0, 0.3) noise; mean ‖z − z̃‖ at the block.", ""]
+    lines += table(extra)
+    lines += ["", "## Selection sweeps on VOC-14", "", "Per-image U.mIoU (%) by zeta:", "",
+              "| method | " + " | ".join(f"{z}" for z in ZETAS) + " |", "|---|" + "---|" * len(ZETAS)]
+    lines += [f"| {m} | " + " | ".join(f"{100 * s:.1f}" for s in sc.values()) + " |" for m, sc in sweep.items()]
+    lines += ["", "ITIoU (%) by tau, ULTra_S:", "", "| block | " + " | ".join(f"{t}" for t in TAUS) + " |", "|---|" + "---|" * len(TAUS)]
+    lines += [f"| {b} | " + " | ".join(f"{100 * s:.1f}" for s in sc.values()) + " |" for b, sc in tau_sweep.items()]
+    lines += ["", f"Map time: VOC-14 {t_voc:.0f} s, CamVid-{n_cam} {t_cam:.0f} s (near 0 when cached)."]
+    (out / 'segmentation.md').write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+def figures(ds, reps, block, sel, sweep, tau_sweep, show=(0, 3, 5, 11)):
+    "Fig. 3 overlays, a Fig. 14 zeta sweep, Fig. 8/15-style layer and zeta curves, a Fig. 12-style tau curve."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     m = f'ultra_sum@{block}'
     fig, axs = plt.subplots(len(show), 4, figsize=(10, 2.6 * len(show)))
     for row, i in zip(axs, show):
-        rgb, gt = np.asarray(Image.open(ds.items[i][0]).convert('RGB')), ds.label(i)
+        rgb, gt = ds.image(i), ds.label(i)
         panels = [(rgb / 255, 'image'), (overlay(rgb, np.where(gt == 255, 0, gt)), 'ground truth'),
                   (overlay(rgb, predict(m, reps[i], sel[m], gt.shape)), f'ULTra_S, zeta={sel[m]}'),
                   (overlay(rgb, predict('hier_features', reps[i], sel['hier_features'], gt.shape)), f"features, zeta={sel['hier_features']}")]
         for ax, (im, title) in zip(row, panels): ax.imshow(im); ax.set_title(title, fontsize=9); ax.axis('off')
     fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/voc_segmentations.png', dpi=70)
-    i = show[1]
-    rgb = np.asarray(Image.open(ds.items[i][0]).convert('RGB'))
-    plot_zeta_sweep(rgb, reps[i][m], zetas=(0.2, 0.3, 0.4, 0.6)).savefig(ROOT / 'nbs/images/voc_zeta_sweep.png', dpi=70)
-
-def write(rows, sweep, block, t_voc, t_cam, n_cam):
-    out = ROOT / 'bench/results'
-    with open(out / 'segmentation.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
-    lines = ["# Unsupervised segmentation, DeiT-tiny (real weights), `bench/segmentation.py`", "",
-             f"Block chosen on VOC-14: {block} (0-based from the end; -1 is the paper's layer 13). Every method's zeta was chosen "
-             "on VOC-14 by per-image mIoU (cosine distance, average linkage, ULTra maps min-max scaled, no per-cluster scaling); "
-             "k-means on the same features gets, per image, the cluster count ULTra_S found. CamVid uses the same choices. "
-             "Images resized to 224x224; predictions upsampled to the label size. The dataset protocol is shown for completeness: "
-             "per-image cluster ids do not mean the same class across images, so it is not this method's protocol.", "",
-             "| dataset | method | protocol | U.ACC | U.mIoU | cut | mean clusters |", "|---|---|---|---|---|---|---|"]
-    lines += [f"| {r['dataset']} | {r['method']} | {r['protocol']} | {r['u_acc']} | {r['u_miou']} | {r['cut']} | {r['mean_clusters']} |" for r in rows]
-    lines += ["", "Selection sweep on VOC-14 (per-image U.mIoU, %):", "", "| method | " + " | ".join(f"zeta={z}" for z in ZETAS) + " |",
-              "|---|" + "---|" * len(ZETAS)]
-    lines += [f"| {m} | " + " | ".join(f"{100 * s:.1f}" for s in sc.values()) + " |" for m, sc in sweep.items()]
-    lines += ["", f"Map time: VOC-14 {t_voc:.0f} s, CamVid-{n_cam} {t_cam:.0f} s (0 when cached)."]
-    (out / 'segmentation.md').write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    plot_zeta_sweep(ds.image(show[1]), reps[show[1]][m], zetas=(0.2, 0.3, 0.4, 0.6)).savefig(ROOT / 'nbs/images/voc_zeta_sweep.png', dpi=70)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
+    for name, sc in sweep.items():
+        a.plot(list(sc), [100 * s for s in sc.values()], marker='o', ms=3, label=name, ls='-' if name.startswith('ultra') else ':')
+    a.set_xscale('log'); a.set_xlabel('cut threshold zeta (cosine distance)'); a.set_ylabel('per-image U.mIoU (%)'); a.legend(fontsize=7)
+    a.set_title('VOC-14: layer and zeta sweep', fontsize=9)
+    for bl, sc in tau_sweep.items(): b.plot(list(sc), [100 * s for s in sc.values()], marker='o', label=f'ULTra_S, block {bl}')
+    b.set_xlabel('threshold tau'); b.set_ylabel('ITIoU (%)'); b.legend(fontsize=8); b.set_title('VOC-14: object selection', fontsize=9)
+    fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/voc_sweeps.png', dpi=80)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
