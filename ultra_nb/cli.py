@@ -11,6 +11,7 @@ from .hooks import load_timm, load_image
 from .maps import ultra_maps, block_of_layer
 from .cluster import cluster_tokens, segment_from_clusters
 from .evaluate import SegScore, voc, camvid, cocostuff27, cityscapes27, potsdam3
+from .ultra_w import UltraW
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'UserError', 'resolve_model', 'read_rgb', 'segment_image', 'write_outputs', 'cmd_segment', 'cmd_eval',
@@ -46,10 +47,10 @@ def read_rgb(path) -> np.ndarray:
     try: return np.asarray(Image.open(path).convert('RGB'))
     except (FileNotFoundError, UnidentifiedImageError, OSError) as e: raise UserError(f"cannot read image {path}: {e}")
 
-def segment_image(model, rgb:np.ndarray, block:int=-1, k=None, zeta=None):
+def segment_image(model, rgb:np.ndarray, block:int=-1, k=None, zeta=None, objective_=None):
     "Segment one (H, W, 3) image at its own resolution; returns (segmentation, grid maps, cluster labels)."
     x = load_image(rgb, size=model.patch_embed.img_size)
-    maps = ultra_maps(model, x, block=block, size=None)[0]
+    maps = ultra_maps(model, x, block=block, objective_=objective_, size=None)[0]
     labels = cluster_tokens(maps, k=k, zeta=zeta)
     return segment_from_clusters(maps, labels, size=rgb.shape[:2]).numpy(), maps.numpy(), labels
 
@@ -80,10 +81,10 @@ def cmd_segment(a):
     from tqdm import tqdm
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
     model = resolve_model(a.model, a.checkpoint, a.weights_dir)
-    block = _block(a, model)
+    block, f = _objective(a, model, _block(a, model))
     for path in tqdm(a.images or [_sample_image(out)], desc='segment', disable=None):
         rgb = read_rgb(path)
-        seg, maps, labels = segment_image(model, rgb, block, a.k, a.zeta)
+        seg, maps, labels = segment_image(model, rgb, block, a.k, a.zeta, f)
         write_outputs(out, Path(path).stem, rgb, seg, maps, labels, block)
         print(f"{path}: {len(np.unique(seg))} segments -> {out / Path(path).stem}_{{segmentation,overlay}}.png, _maps.npz")
 
@@ -94,11 +95,11 @@ def cmd_eval(a):
     try: ds = readers[a.dataset](a.dataset_dir)
     except FileNotFoundError as e: raise UserError(f"{a.dataset_dir} is not in the {a.dataset} layout: {e}")
     model = resolve_model(a.model, a.checkpoint, a.weights_dir)
-    block = _block(a, model)
+    block, f = _objective(a, model, _block(a, model))
     score = SegScore(len(ds.classes), ds.ignore)
     for i in tqdm(range(len(ds)), desc=f'eval {a.dataset}', disable=None):
-        score.add(segment_image(model, ds.image(i), block, a.k, a.zeta)[0], ds.label(i))
-    rows = [dict(dataset=a.dataset, images=len(ds), model=a.model, block=block, cut=f'k={a.k}' if a.k else f'zeta={a.zeta}',
+        score.add(segment_image(model, ds.image(i), block, a.k, a.zeta, f)[0], ds.label(i))
+    rows = [dict(dataset=a.dataset, images=len(ds), model=a.model, block=block, objective=f'ULTra_W ({a.w})' if a.w else 'ULTra_S', cut=f'k={a.k}' if a.k else f'zeta={a.zeta}',
                  protocol=r['protocol'], u_acc=round(100 * r['acc'], 2), u_miou=round(100 * r['miou'], 2))
             for r in (score.per_image(), score.dataset())]
     out = Path(a.out); out.mkdir(parents=True, exist_ok=True)
@@ -112,6 +113,15 @@ def _block(a, model):
     n = len(model.blocks)
     try: return block_of_layer(a.layer, n) if a.layer is not None else n - 1
     except ValueError as e: raise UserError(str(e))
+
+def _objective(a, model, block):
+    "(block, objective): f_s at `block`, or f_w from a trained ULTra_W file, at the block it was trained for."
+    if not a.w: return block, None
+    try: uw = UltraW.load(a.w)
+    except Exception as e: raise UserError(f"cannot read ULTra_W file {a.w}: {str(e).splitlines()[0]}")
+    try: uw.check(model, torch.empty(1, 3, *model.patch_embed.img_size), block if a.layer is not None else None)
+    except ValueError as e: raise UserError(f"{a.w}: {e}")
+    return uw.block, uw.w
 
 # %% ../nbs/07_cli.ipynb #d5d8d692
 class _Parser(argparse.ArgumentParser):
@@ -129,6 +139,7 @@ def parser() -> argparse.ArgumentParser:
         c = s.add_mutually_exclusive_group()
         c.add_argument('--zeta', type=float, help='distance threshold of the cut (default 0.4)')
         c.add_argument('--k', type=int, help='number of clusters per image')
+        s.add_argument('--w', help='a trained ULTra_W file (`UltraW.save`): maps of f_w at the block it was trained for')
         s.add_argument('--out', default='ultra_out', help='output folder (default ./ultra_out)')
     s = sub.add_parser('segment', help='segment images; writes segmentation, overlay and token maps')
     s.add_argument('images', nargs='*', help='image files (default: a sample image from scikit-image)')
