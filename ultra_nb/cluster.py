@@ -9,8 +9,8 @@ from scipy.cluster.hierarchy import linkage, fcluster
 from .maps import ultra_maps
 
 # %% auto #0
-__all__ = ['minmax', 'cluster_tokens', 'segment_from_clusters', 'ultra_segment', 'patch_vectors', 'kmeans', 'head_segments',
-           'labels_to_pixels', 'overlay', 'plot_zeta_sweep']
+__all__ = ['minmax', 'cluster_tokens', 'segment_from_clusters', 'ultra_segment', 'attention_rollout', 'patch_vectors', 'kmeans',
+           'head_segments', 'labels_to_pixels', 'overlay', 'plot_zeta_sweep']
 
 # %% ../nbs/02_cluster.ipynb #b424e784
 def minmax(x:torch.Tensor, dims=(-1,)) -> torch.Tensor:
@@ -58,6 +58,15 @@ def ultra_segment(model, x:torch.Tensor, # images (B, 3, H, W)
                                               tuple(x.shape[-2:]), mode) for g in grid_maps])
 
 # %% ../nbs/02_cluster.ipynb #57b49a75
+def attention_rollout(attns:list) -> torch.Tensor:
+    "Attention rollout (Abnar & Zuidema 2020) from per-block head-mean attentions (B, N, N), first block first."
+    eye = torch.eye(attns[0].shape[-1], dtype=attns[0].dtype, device=attns[0].device)
+    R = eye.expand_as(attns[0])
+    for a in attns:
+        r = 0.5 * a + 0.5 * eye
+        R = (r / r.sum(-1, keepdim=True)) @ R
+    return R
+
 def patch_vectors(model, x:torch.Tensor, kind:str='features', block:int=-1) -> torch.Tensor:
     "(B, P, d) per-patch vectors from one traced pass: 'features', 'attention' rows or 'rollout' rows."
     from ultra_nb.hooks import capture
@@ -69,12 +78,7 @@ def patch_vectors(model, x:torch.Tensor, kind:str='features', block:int=-1) -> t
         if kind == 'attention': return attn[-1][:, p:, p:]
         if kind == 'cls_heads': return tr.attns[-1][:, :, 0, p:].detach().transpose(1, 2)
         if kind != 'rollout': raise ValueError(f"unknown kind {kind!r}: use 'features', 'attention', 'rollout' or 'cls_heads'")
-        eye = torch.eye(attn[0].shape[-1], dtype=attn[0].dtype)
-        R = eye.expand_as(attn[0])
-        for a in attn:
-            r = 0.5 * a + 0.5 * eye
-            R = (r / r.sum(-1, keepdim=True)) @ R
-        return R[:, p:, p:]
+        return attention_rollout(attn)[:, p:, p:]
 
 def kmeans(X:torch.Tensor, k:int, iters:int=50, seed:int=0) -> np.ndarray:
     "Lloyd's k-means with k-means++ seeding on the rows of X (n, d); deterministic for a seed."
