@@ -11,14 +11,13 @@ import argparse, csv, sys, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from tqdm import tqdm
-from ultra_nb.hooks import shared_dir, load_timm, load_image
+from ultra_nb.hooks import load_image
 from ultra_nb.maps import denormalize
 from ultra_nb.cluster import patch_vectors
-from ultra_nb.evaluate import voc, camvid
+from segmentation import ROOT, real_material, table
 from ultra_nb.baselines import (METHODS, explain, head_maps, top_mass_mask, best_head_iou, pca_rgb, localization,
                                 perturbation_curve)
 
-ROOT = Path(__file__).resolve().parents[1]
 ALL = METHODS + ('random',)
 
 def up(m, size): return F.interpolate(m[None, None], size=size, mode='bilinear', align_corners=False)[0, 0]
@@ -65,11 +64,7 @@ def figure(model, ds, show=(3, 5, 11)):
     return fig
 
 def main(camvid_limit):
-    sh = shared_dir()
-    if sh is None: sys.exit("bench/baselines.py needs ../shared (real DeiT-tiny weights, VOC and CamVid images)")
-    model = load_timm('deit_tiny_patch16_224', sh / 'models/deit_tiny_patch16_224.pth')
-    v, c = voc(sh / 'data/voc2012-val-14'), camvid(sh / 'data/camvid-val')
-    c.items = c.items[:camvid_limit]
+    model, v, c = real_material('baselines.py', camvid_limit)
     g = torch.Generator().manual_seed(0)
     out, crate, secs = [], {}, {}
     for ds, loc in ((v, True), (c, False)):
@@ -85,9 +80,6 @@ def write(out, crate, secs, nv, nc):
     keys = list(dict.fromkeys(k for r in out for k in r))
     with open(res / 'baselines.csv', 'w', newline='') as f:
         w = csv.DictWriter(f, fieldnames=keys, restval=''); w.writeheader(); w.writerows(out)
-    def table(rows):
-        ks = list(dict.fromkeys(k for r in rows for k in r))
-        return ['| ' + ' | '.join(ks) + ' |', '|' + '---|' * len(ks)] + ['| ' + ' | '.join(str(r.get(k, '')) for k in ks) + ' |' for r in rows]
     lines = ["# Class explanations side by side, DeiT-tiny (real weights), `bench/baselines.py`", "",
              "Each image explained for DeiT-tiny's own top-1 ImageNet class. All numbers in %, means over images.", "",
              "- **acc / miou / ap** (VOC only): the map thresholded at its mean against the foreground (all labelled classes but "

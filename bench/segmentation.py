@@ -87,12 +87,17 @@ def perturbation(model, ds, reps, key, block, k=10, seed=0):
             for s in ('pos', 'neg'): res.setdefault((mode, s), []).append(r[s])
     return {m: torch.cat(v).mean().item() for m, v in res.items()}
 
-def main(camvid_limit):
+def real_material(script, camvid_limit=None):
+    "The real DeiT-tiny, VOC-14 and CamVid (first `camvid_limit` images) from ../shared, or exit saying why."
     sh = shared_dir()
-    if sh is None: sys.exit("bench/segmentation.py needs ../shared (real DeiT-tiny weights, VOC and CamVid images)")
+    if sh is None: sys.exit(f"bench/{script} needs ../shared (real DeiT-tiny weights, VOC and CamVid images)")
     model = load_timm('deit_tiny_patch16_224', sh / 'models/deit_tiny_patch16_224.pth')
     v, c = voc(sh / 'data/voc2012-val-14'), camvid(sh / 'data/camvid-val')
     c.items = c.items[:camvid_limit]
+    return model, v, c
+
+def main(camvid_limit):
+    model, v, c = real_material('segmentation.py', camvid_limit)
     t0 = time.time()
     vreps = [representations(model, v, i, [('sum', b) for b in BLOCKS]) for i in tqdm(range(len(v)), desc='VOC-14 maps')]
     # --- selection on VOC-14 only ---

@@ -11,12 +11,12 @@ import argparse, csv, dataclasses, json, sys, time
 from pathlib import Path
 import numpy as np, torch
 from tqdm import tqdm
-from ultra_nb.hooks import shared_dir, load_timm, load_image
+from ultra_nb.hooks import load_image
 from ultra_nb.maps import ultra_maps, denormalize
 from ultra_nb.cluster import cluster_tokens, segment_from_clusters
-from ultra_nb.evaluate import SegScore, voc, camvid
+from ultra_nb.evaluate import SegScore
 from ultra_nb.ultra_w import train_w, w_loss, UltraW
-from segmentation import ROOT, CACHE, cached, table, perturbation
+from segmentation import ROOT, CACHE, cached, table, perturbation, real_material
 
 N_TRAIN = 60
 
@@ -65,12 +65,9 @@ def figure(model, ds, i, block, ws, tokens=(40, 88, 150)):
     return fig
 
 def main(epochs):
-    sh = shared_dir()
-    if sh is None: sys.exit("bench/ultra_w.py needs ../shared (real DeiT-tiny weights, VOC and CamVid images)")
+    model, v, c = real_material('ultra_w.py')
     sel = json.loads((ROOT / 'bench/results/selection.json').read_text())
     block, zs, ze = sel['block'], sel['zeta'][f"ultra_sum@{sel['block']}"], sel['zeta'][f"ultra_energy@{sel['block']}"]
-    model = load_timm('deit_tiny_patch16_224', sh / 'models/deit_tiny_patch16_224.pth')
-    v, c = voc(sh / 'data/voc2012-val-14'), camvid(sh / 'data/camvid-val')
     train_idx, held_idx = range(N_TRAIN), range(N_TRAIN, len(c))
     images = torch.cat([load_image(c.image(i)) for i in train_idx])
     segs = initial_segs(model, c, train_idx, block, zs)
