@@ -7,20 +7,13 @@ from __future__ import annotations
 import numpy as np, torch, torch.nn.functional as F
 from .hooks import capture, family_of
 from .cluster import attention_rollout, minmax
+from .maps import gradient_rollout
 
 # %% auto #0
-__all__ = ['METHODS', 'gradient_rollout', 'necc', 'token_weights', 'tokentm_update', 'explain', 'head_maps', 'top_mass_mask',
-           'best_head_iou', 'pca_rgb', 'average_precision', 'localization', 'removal_masks', 'perturbation_curve']
+__all__ = ['METHODS', 'necc', 'token_weights', 'tokentm_update', 'explain', 'head_maps', 'top_mass_mask', 'best_head_iou',
+           'pca_rgb', 'average_precision', 'localization', 'removal_masks', 'perturbation_curve']
 
 # %% ../nbs/06_baselines.ipynb #1e925c1d
-def gradient_rollout(attns:list, # per block, (B, H, N, N) attention probabilities
-                     grads:list # per block, d(objective)/dA, same shapes
-                    ) -> torch.Tensor: # (B, N, N)
-    "R ← R + mean_h(relu(∂f/∂A ⊙ A))·R from the first block up (GAE; ULTra's eq. 4–5)."
-    R = torch.eye(attns[0].shape[-1], dtype=attns[0].dtype, device=attns[0].device).expand(attns[0].shape[0], -1, -1)
-    for a, g in zip(attns, grads): R = R + (g * a).clamp_min(0).mean(1) @ R
-    return R
-
 def necc(before:torch.Tensor, after:torch.Tensor) -> torch.Tensor:
     "Normalised exponential cosine correlation (B, N): softmax over tokens of cos(x_j, T(x_j))."
     return F.cosine_similarity(before, after, dim=-1).softmax(-1)
@@ -61,7 +54,7 @@ class _BlockInputs:
     def remove(self):
         for h in self.hooks: h.remove()
 
-def _tokentm(blocks, inputs, attns, grads, prefix) -> torch.Tensor:
+def _tokentm(blocks, inputs, attns, grads) -> torch.Tensor:
     "TokenTM's CLS row (B, N) from recorded block inputs, attention probabilities and ∂p_c/∂A."
     with torch.no_grad():
         x0 = inputs.x[0]
@@ -104,7 +97,7 @@ def explain(model, # a timm ViT classifier (TokenTM needs timm blocks; the other
     if 'ultra_cls' in methods: rows['ultra_cls'] = gradient_rollout(attns, grad(tr.tokens[-1][:, 0].sum()))[:, 0]
     if 'tokentm' in methods:
         g = grad(logits.softmax(-1).gather(1, c[:, None]).sum())
-        rows['tokentm'] = _tokentm(blocks, rec, attns, g, p)
+        rows['tokentm'] = _tokentm(blocks, rec, attns, g)
     out = {m: rows[m][:, p:].detach().reshape(len(x), *grid) for m in methods}
     if size is not None:
         size = tuple(x.shape[-2:]) if size == 'input' else tuple(size)

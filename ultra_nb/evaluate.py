@@ -177,9 +177,8 @@ class ITIoU:
             gt:np.ndarray, grid:tuple):
         "Add one image."
         import torch
-        m = torch.as_tensor(maps).flatten(1)
-        lo, hi = m.amin(1, keepdim=True), m.amax(1, keepdim=True)
-        m = (m - lo) / (hi - lo).clamp_min(1e-12)
+        from ultra_nb.cluster import minmax
+        m = minmax(torch.as_tensor(maps).flatten(1))
         g = torch.as_tensor(gt.ravel().astype(np.int64))
         valid = ~torch.isin(g, torch.tensor(self.ignore))
         cls = patch_labels(gt, grid, self.ignore)

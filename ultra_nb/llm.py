@@ -6,7 +6,6 @@
 from __future__ import annotations
 import csv, html, math, re, textwrap
 from dataclasses import dataclass
-from pathlib import Path
 import numpy as np, torch
 from .maps import ultra_rows
 
@@ -79,13 +78,12 @@ def summary_loglik(model, seqs:list, # token-id lists, each context' ⊕ separat
         L = max(map(len, part))
         ids = torch.tensor([s + [0] * (L - len(s)) for s in part])
         mask = torch.tensor([[1] * len(s) + [0] * (L - len(s)) for s in part])
+        pos = torch.tensor([[len(s) - n_summary - 1 + j for j in range(n_summary)] for s in part])  # the ones predicting y
         with torch.no_grad():
             if base is not None:
                 h = base(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-                pos = torch.tensor([[len(s) - n_summary - 1 + j for j in range(n_summary)] for s in part])
                 logits = model.lm_head(h.gather(1, pos[..., None].expand(-1, -1, h.shape[-1])))
             else:
-                pos = torch.tensor([[len(s) - n_summary - 1 + j for j in range(n_summary)] for s in part])
                 logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits.gather(
                     1, pos[..., None].expand(-1, -1, model.config.vocab_size))
         y = torch.tensor([s[-n_summary:] for s in part])

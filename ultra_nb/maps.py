@@ -9,8 +9,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
 # %% auto #0
-__all__ = ['block_of_layer', 'objective', 'precomputed_activation_grads', 'ultra_rows', 'ultra_rows_reference', 'rows_to_maps',
-           'ultra_maps', 'denormalize', 'show_token_maps', 'tile_maps']
+__all__ = ['block_of_layer', 'objective', 'precomputed_activation_grads', 'ultra_rows', 'gradient_rollout',
+           'ultra_rows_reference', 'rows_to_maps', 'ultra_maps', 'denormalize', 'show_token_maps', 'tile_maps']
 
 # %% ../nbs/01_maps.ipynb #d9eb2257
 def block_of_layer(layer:int, # the paper's layer index l (embeddings are l = 1)
@@ -111,6 +111,14 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
         return _rows(tr, f, block, targets % N, budget_mb).detach()
 
 # %% ../nbs/01_maps.ipynb #ec197732
+def gradient_rollout(attns:list, # per block, (B, H, N, N) attention probabilities
+                     grads:list # per block, d(objective)/dA, same shapes
+                    ) -> torch.Tensor: # (B, N, N)
+    "R ← R + mean_h(relu(∂f/∂A ⊙ A))·R from the first block up, with full N×N products (eq. 4–5; Chefer's GAE rule)."
+    R = torch.eye(attns[0].shape[-1], dtype=attns[0].dtype, device=attns[0].device).expand(attns[0].shape[0], -1, -1)
+    for a, g in zip(attns, grads): R = R + (g * a).clamp_min(0).mean(1) @ R
+    return R
+
 def ultra_rows_reference(model, x, tokens, block:int=-1, objective_=None, normalize:bool=False, **kw) -> torch.Tensor:
     "Same result as `ultra_rows`, the slow way: per token, per block gradients and full matrix products."
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
@@ -121,15 +129,11 @@ def ultra_rows_reference(model, x, tokens, block:int=-1, objective_=None, normal
             n = len(tr.attns)
             last = range(n)[block]
             fi = f(tr.tokens[last])[:, i].sum()
-            B, N = tr.tokens[0].shape[:2]
-            R = torch.eye(N, dtype=fi.dtype).expand(B, N, N)
-            for b in range(last + 1):
-                g, = torch.autograd.grad(fi, tr.attns[b], retain_graph=True)
-                R = R + (g * tr.attns[b]).clamp(min=0).mean(1) @ R
-            rows.append(R[:, i].detach())
+            grads = [torch.autograd.grad(fi, a, retain_graph=True)[0] for a in tr.attns[:last + 1]]
+            rows.append(gradient_rollout(tr.attns[:last + 1], grads)[:, i].detach())
     return torch.stack(rows, 1)
 
-# %% ../nbs/01_maps.ipynb #ba35a34f
+# %% ../nbs/01_maps.ipynb #61c430ed
 def rows_to_maps(rows:torch.Tensor, # (B, T, N) from `ultra_rows`
                  tokens, # the T target indices (full sequence)
                  prefix:int, # number of prefix tokens (CLS, registers) to drop
@@ -150,7 +154,7 @@ def rows_to_maps(rows:torch.Tensor, # (B, T, N) from `ultra_rows`
     if size is None: return m
     return F.interpolate(m, size=tuple(size), mode=mode, align_corners=False)
 
-# %% ../nbs/01_maps.ipynb #01098aa5
+# %% ../nbs/01_maps.ipynb #b11c6eba
 def ultra_maps(model, x, tokens=None, block:int=-1, objective_=None, normalize:bool=False,
                size='input', # output size: 'input' (the image size), None (patch grid) or (H, W)
                mode:str='bicubic', budget_mb:float=1024, **kw) -> torch.Tensor:
@@ -162,7 +166,7 @@ def ultra_maps(model, x, tokens=None, block:int=-1, objective_=None, normalize:b
     if size == 'input': size = tuple(x.shape[-2:]) if grid else None
     return rows_to_maps(rows, torch.arange(rows.shape[1]) if tokens is None else tokens, fam.prefix, grid, size, mode)
 
-# %% ../nbs/01_maps.ipynb #f4c4c99f
+# %% ../nbs/01_maps.ipynb #6dc8e49c
 def denormalize(x:torch.Tensor, mean=(0.485, 0.456, 0.406), std=(0.229, 0.224, 0.225)):
     "A normalised (3, H, W) image as an (H, W, 3) array in [0, 1] for display."
     x = x.detach().cpu() * torch.tensor(std)[:, None, None] + torch.tensor(mean)[:, None, None]

@@ -160,6 +160,6 @@ def w_loss(model, w, # an `UltraW`, or θ for `model` at `block`
     fam = family_of(model); fam.check_input(images[:1])
     pairs, g = _pairs(segs, fam.grid), torch.Generator().manual_seed(seed)
     z = tokens_at(model, images, block)
+    chunks = [pairs[i:i + batch_size] for i in range(0, len(pairs), batch_size)]
     with torch.no_grad():
-        return sum(_batch_loss(model, w, images, z, pairs[i:i + batch_size], block, delta, mode, g).item() * len(pairs[i:i + batch_size])
-                   for i in range(0, len(pairs), batch_size)) / len(pairs)
+        return sum(_batch_loss(model, w, images, z, c, block, delta, mode, g).item() * len(c) for c in chunks) / len(pairs)
