@@ -7,14 +7,13 @@ bench/results/baselines.{csv,md} and nbs/images/class_maps.png.
 
     python bench/baselines.py [--camvid-limit N]
 """
-import argparse, csv, sys, time
-from pathlib import Path
+import argparse, time
 import numpy as np, torch, torch.nn.functional as F
 from tqdm import tqdm
 from ultra_nb.hooks import load_image
 from ultra_nb.maps import denormalize
 from ultra_nb.cluster import patch_vectors
-from segmentation import ROOT, real_material, table
+from segmentation import ROOT, real_material, table, save
 from ultra_nb.baselines import (METHODS, explain, head_maps, top_mass_mask, best_head_iou, pca_rgb, localization,
                                 perturbation_curve)
 
@@ -76,10 +75,6 @@ def main(camvid_limit):
     figure(model, v).savefig(ROOT / 'nbs/images/class_maps.png', dpi=70)
 
 def write(out, crate, secs, nv, nc):
-    res = ROOT / 'bench/results'
-    keys = list(dict.fromkeys(k for r in out for k in r))
-    with open(res / 'baselines.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=keys, restval=''); w.writeheader(); w.writerows(out)
     lines = ["# Class explanations side by side, DeiT-tiny (real weights), `bench/baselines.py`", "",
              "Each image explained for DeiT-tiny's own top-1 ImageNet class. All numbers in %, means over images.", "",
              "- **acc / miou / ap** (VOC only): the map thresholded at its mean against the foreground (all labelled classes but "
@@ -95,8 +90,7 @@ def write(out, crate, secs, nv, nc):
               f"VOC-{nv} object classes {100 * crate['voc']:.1f}, CamVid-{nc} all classes {100 * crate['camvid']:.1f}.", "",
               f"`explain` with all five methods (one forward, three backward passes): {secs['voc']:.2f} s per VOC image, "
               f"{secs['camvid']:.2f} s per CamVid image on this CPU."]
-    (res / 'baselines.md').write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    save('baselines', out, lines)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])

@@ -7,14 +7,13 @@ nbs/images/llm_comprehensiveness.png and nbs/images/llm_heatmap_{0,1,2}.png.
 
     python bench/llm.py [--select 4] [--posts 100] [--blocks 14 29]
 """
-import argparse, csv, json, random, sys, time
-from pathlib import Path
-import numpy as np, torch
+import argparse, json, random, sys, time
+import numpy as np
 from tqdm import tqdm
 from ultra_nb.hooks import shared_dir, load_causal_lm
 from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, comprehensiveness, merge_words, heatmap_figure
+from segmentation import ROOT, table, save
 
-ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / 'bench/out/llm'
 KS = (5, 10, 15, 20, 30, 40, 50)
 SEEDS = (0, 1, 2)
@@ -78,9 +77,6 @@ def write(res, gain, block, n_kept, n_select, kinds=''):
                  random_mean=round(float(R[:, j].mean()), 4), random_sem=round(float(R[:, j].std(ddof=1) / np.sqrt(len(R))), 4),
                  random_seed_sd=round(float(Rall[:, j].std(ddof=1)), 4), ultra_wins=f'{int((U[:, j] > R[:, j]).sum())}/{len(U)}')
             for j, k in enumerate(KS)]
-    out = ROOT / 'bench/results'
-    with open(out / 'llm.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     t = np.array([r['t_total'] for r in res]); tm = np.array([r['t_maps'] for r in res]); n = np.array([r['n_tokens'] for r in res])
     lines = ["# Comprehensiveness of Token Contribution Scores, SmolLM2-135M-Instruct (GGUF, fp32), `bench/llm.py`", "",
              f"Input: post ⊕ '\\n\\nTL;DR:' ⊕ ' ' human TL;DR. {n_kept} of 1945 posts kept (post body ≥ 20 words, summary not empty), "
@@ -89,15 +85,14 @@ def write(res, gain, block, n_kept, n_select, kinds=''):
              f"Reported on the next {len(res)} posts. Comp_k = (S(x,y) − S(x∖R_k,y)) / |S(x,y)|: positive when removing R_k "
              f"lowers the summary's likelihood. Random: {len(SEEDS)} seeds per post, averaged per post; sem = standard error over posts; "
              "random_seed_sd = spread of single random draws.", ""]
-    lines += ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])] + ['| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows]
+    lines += table(rows)
     lines += ["", f"Tokens per post: median {int(np.median(n))} (range {n.min()}–{n.max()}). Time per post on this CPU: "
               f"maps {np.median(tm):.1f} s median, maps + comprehensiveness {np.median(t):.1f} s median ({t.max():.1f} s max).", ""]
     D = np.array([np.mean(r['ultra']) for r in res]) - R.mean(1)
     lines += ["Paired difference ULTra − random per k (mean ± sem over posts): " + ', '.join(
               f"{k}%: {(U - R)[:, j].mean():+.3f} ± {(U - R)[:, j].std(ddof=1) / np.sqrt(len(U)):.3f}" for j, k in enumerate(KS))
               + f". ULTra's mean over k is below random's on {int((D < 0).sum())} of {len(D)} posts.", "", kinds]
-    (out / 'llm.md').write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    save('llm', rows, lines)
 
 def figures(res, posts, tok, block):
     import matplotlib; matplotlib.use('Agg')

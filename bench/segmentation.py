@@ -140,10 +140,15 @@ def main(camvid_limit):
 def table(rows):
     return ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])] + ['| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows]
 
-def write(rows, extra, configs, sweep, tau_sweep, block, tau, t_voc, t_cam, n_cam):
+def save(name, rows, lines):
+    "Write bench/results/{name}.csv (`rows`, every key a column in first-seen order) and {name}.md (`lines`); print the markdown."
     out = ROOT / 'bench/results'
-    with open(out / 'segmentation.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    with open(out / f'{name}.csv', 'w', newline='') as f:
+        w = csv.DictWriter(f, fieldnames=list(dict.fromkeys(k for r in rows for k in r)), restval=''); w.writeheader(); w.writerows(rows)
+    (out / f'{name}.md').write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+def write(rows, extra, configs, sweep, tau_sweep, block, tau, t_voc, t_cam, n_cam):
     lines = ["# Unsupervised segmentation, DeiT-tiny (real weights), `bench/segmentation.py`", "",
              f"Chosen on VOC-14 only, then applied unchanged to CamVid: block **{block}** (0-based from the end; -1 is the paper's layer 13), "
              "each method's zeta (per-image mIoU; cosine distance, average linkage; ULTra maps min-max scaled, no per-cluster scaling), "
@@ -164,8 +169,7 @@ def write(rows, extra, configs, sweep, tau_sweep, block, tau, t_voc, t_cam, n_ca
     lines += ["", "ITIoU (%) by tau, ULTra_S:", "", "| block | " + " | ".join(f"{t}" for t in TAUS) + " |", "|---|" + "---|" * len(TAUS)]
     lines += [f"| {b} | " + " | ".join(f"{100 * s:.1f}" for s in sc.values()) + " |" for b, sc in tau_sweep.items()]
     lines += ["", f"Map time: VOC-14 {t_voc:.0f} s, CamVid-{n_cam} {t_cam:.0f} s (near 0 when cached)."]
-    (out / 'segmentation.md').write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    save('segmentation', rows, lines)
 
 def figures(ds, reps, block, sel, sweep, tau_sweep, show=(0, 3, 5, 11)):
     "Fig. 3 overlays, a Fig. 14 zeta sweep, Fig. 8/15-style layer and zeta curves, a Fig. 12-style tau curve."

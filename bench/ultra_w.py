@@ -7,7 +7,7 @@ Writes bench/results/ultra_w.{csv,md} and nbs/images/ultra_w_maps.png; caches ma
 
     python bench/ultra_w.py [--epochs 10]
 """
-import argparse, csv, dataclasses, json, sys, time
+import argparse, dataclasses, json, time
 from pathlib import Path
 import numpy as np, torch
 from tqdm import tqdm
@@ -15,8 +15,8 @@ from ultra_nb.hooks import load_image
 from ultra_nb.maps import ultra_maps, denormalize
 from ultra_nb.cluster import cluster_tokens, segment_from_clusters
 from ultra_nb.evaluate import SegScore
-from ultra_nb.ultra_w import train_w, w_loss, UltraW
-from segmentation import ROOT, CACHE, cached, table, perturbation, real_material
+from ultra_nb.ultra_w import train_w, w_loss
+from segmentation import ROOT, CACHE, cached, table, save, perturbation, real_material
 
 N_TRAIN = 60
 
@@ -109,9 +109,6 @@ def main(epochs):
     figure(model, v, 5, block, ws).savefig(ROOT / 'nbs/images/ultra_w_maps.png', dpi=70)
 
 def write(rows, extra, losses, block, zeta, epochs, n_train):
-    out = ROOT / 'bench/results'
-    with open(out / 'ultra_w.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
     lines = ["# ULTra_W, DeiT-tiny (real weights), `bench/ultra_w.py`", "",
              f"W trained on CamVid-val images 1-{n_train} (initial segmentation: ULTra_S, block {block}, zeta {zeta}); Adam, lr 0.01, "
              f"batch 32, {epochs} epochs, Gaussian noise delta 0.3 outside each segment. Reported on CamVid-val {n_train + 1}-101 and on the 14 VOC "
@@ -124,8 +121,7 @@ def write(rows, extra, losses, block, zeta, epochs, n_train):
     lines += ["", "## Latent perturbation with each method's maps", "",
               "10 random tokens per image; the 50% most (pos) / least (neg) relevant other patches by that method's map, masked or noised; mean ‖z − z̃‖.", ""]
     lines += table(extra)
-    (out / 'ultra_w.md').write_text('\n'.join(lines) + '\n')
-    print('\n'.join(lines))
+    save('ultra_w', rows, lines)
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
