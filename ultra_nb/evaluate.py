@@ -150,9 +150,10 @@ def potsdam3(root, split_file='labelled_test.txt') -> SegDataset:
     return SegDataset('potsdam3', items, POTSDAM3_CLASSES, (255,), _lut([(0, 0), (4, 0), (1, 1), (5, 1), (2, 2), (3, 2)]))
 
 def camvid(root, split_file='val.txt') -> SegDataset:
-    "CamVid with images/<id>.png and labels/<id>.png (11 classes, 11 = unlabelled, ignored)."
+    "CamVid with images/<id>.png (or .jpg) and labels/<id>.png (11 classes, 11 = unlabelled, ignored)."
     root = Path(root)
-    items = [(root / f'images/{i}.png', root / f'labels/{i}.png') for i in (root / split_file).read_text().split()]
+    image = lambda i: next((p for p in (root / f'images/{i}.png', root / f'images/{i}.jpg') if p.exists()), root / f'images/{i}.png')
+    items = [(image(i), root / f'labels/{i}.png') for i in (root / split_file).read_text().split()]
     return SegDataset('camvid', items, CAMVID_CLASSES, (11,))
 
 # %% ../nbs/03_evaluate.ipynb #60b95b9b
