@@ -22,7 +22,7 @@ def post_result(model, tok, post, block):
     "Comp_k of ULTra and of random removal for one post at one block, cached."
     p = CACHE / f"{post['id']}_{block}.json"
     if p.exists(): return json.loads(p.read_text())
-    inp = build_input(tok, post['context'], post['summary'], model=model)
+    inp = build_input(tok, post['context'], post['summary'], model=model, bos=False)
     t0 = time.time()
     lam = contribution_scores(summary_maps(model, inp, block=block))
     t_maps = time.time() - t0
@@ -59,7 +59,7 @@ def top_tokens(res, posts, tok, frac=0.1):
     "What the top `frac` of context tokens by λ are (first token left out): share of function words / punctuation, and of content pieces that reappear in the summary, each vs all context tokens."
     by_id, rows = {p['id']: p for p in posts}, []
     for r in res:
-        p = by_id[r['id']]; inp = build_input(tok, p['context'], p['summary'])
+        p = by_id[r['id']]; inp = build_input(tok, p['context'], p['summary'], bos=False)
         pieces, lam = list(inp.pieces[inp.context])[1:], np.array(r['lam'][1:])
         top = np.argsort(-lam)[:max(1, int(frac * len(lam)))]
         summ = {w.strip().lower() for w in inp.pieces[inp.summary] if not _function(w)}
@@ -110,7 +110,7 @@ def figures(res, posts, tok, block):
     figs = []
     for r in short:
         p = by_id[r['id']]
-        inp = build_input(tok, p['context'], p['summary'])
+        inp = build_input(tok, p['context'], p['summary'], bos=False)
         words = merge_words(inp.pieces[inp.context], r['lam'])
         figs.append(heatmap_figure(words, title=f"TL;DR: {p['summary']}"))
     for i, f in enumerate(figs): f.savefig(ROOT / f'nbs/images/llm_heatmap_{i}.png', dpi=80, bbox_inches='tight')

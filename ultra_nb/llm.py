@@ -23,23 +23,27 @@ class SummaryInput:
     context: slice
     summary: slice
     pieces: list # the text of every token, for display
+    sinks: tuple = () # context positions treated as attention sinks (left out of λ by default)
 
 def _max_len(model): return getattr(getattr(model, 'config', None), 'max_position_embeddings', None)
 
 def build_input(tok, # the model's tokenizer
                 context:str, summary:str, separator:str=SEPARATOR,
-                model=None # when given, the input must fit its context window
+                model=None, # when given, the input must fit its context window
+                bos:bool=True # put the tokenizer's BOS token first, when it has one, to take the attention sink
                ) -> SummaryInput:
-    "Tokenize x ⊕ separator ⊕ ' ' y in three parts, so the spans are exact."
+    "Tokenize [BOS] ⊕ x ⊕ separator ⊕ ' ' y in parts, so the spans are exact; without a BOS the first context token is the sink."
     if not context.strip(): raise ValueError("the context is empty: nothing to explain the summary by")
     if not summary.strip(): raise ValueError("the summary is empty: there is no token to explain")
     enc = lambda s: tok(s, add_special_tokens=False)['input_ids']
+    b = [tok.bos_token_id] if bos and getattr(tok, 'bos_token_id', None) is not None else []
     c, s, y = enc(context.strip()), enc(separator), enc(' ' + summary.strip())
-    n, limit = len(c) + len(s) + len(y), _max_len(model)
+    n, limit = len(b) + len(c) + len(s) + len(y), _max_len(model)
     if limit and n > limit: raise ValueError(
         f"context + separator + summary are {n} tokens, more than the model's window of {limit}: shorten the context")
-    ids = c + s + y
-    return SummaryInput(torch.tensor([ids]), slice(0, len(c)), slice(len(c) + len(s), n), [tok.decode([i]) for i in ids])
+    ids, o = b + c + s + y, len(b)
+    return SummaryInput(torch.tensor([ids]), slice(o, o + len(c)), slice(o + len(c) + len(s), n), [tok.decode([i]) for i in ids],
+                        () if b else (0,))
 
 def read_tldr(path, # the TL;DR csv (columns query, reference_responses)
               min_words:int=20 # posts with fewer words in the post body are skipped
@@ -62,9 +66,13 @@ def summary_maps(model, inp:SummaryInput,
     pos = torch.arange(inp.summary.start, inp.summary.stop)
     return ultra_rows(model, inp.ids, pos, block, objective_, budget_mb=budget_mb)[0][:, inp.context]
 
-def contribution_scores(maps:torch.Tensor) -> torch.Tensor:
-    "Token Contribution Scores λ (eq. 13): the mean map over the summary tokens."
-    return maps.mean(0)
+def contribution_scores(maps:torch.Tensor, # (|y|, |x|) from `summary_maps`
+                        sinks=() # context positions to leave out (score 0); `SummaryInput.sinks`
+                       ) -> torch.Tensor:
+    "Token Contribution Scores λ (eq. 13): the mean map over the summary tokens, attention sinks left out."
+    lam = maps.mean(0)
+    lam[list(sinks)] = 0
+    return lam
 
 # %% ../nbs/05_llm.ipynb #92abf25d
 def summary_loglik(model, seqs:list, # token-id lists, each context' ⊕ separator ⊕ summary
@@ -110,31 +118,52 @@ def comprehensiveness(model, inp:SummaryInput, scores:torch.Tensor, # (|x|,) rel
     return dict(ultra=comp[:len(ks)], random=comp[len(ks):].reshape(len(seeds), len(ks)), S=S[0])
 
 # %% ../nbs/05_llm.ipynb #99ebcf49
+def _alnum(p): return any(ch.isalnum() for ch in p)
+
 def merge_words(pieces:list, scores) -> list: # [(word, score)], newlines kept as their own entries
-    "Merge sub-word pieces into words (a piece starting with whitespace starts one); a word scores its best piece."
-    out = []
+    "Merge sub-word pieces into words (a piece starting with whitespace starts one); a word scores its best letter/digit piece."
+    out = []  # [word, score over alnum pieces (nan when none)]
     for p, s in zip(pieces, np.asarray(scores, dtype=float)):
-        if out and p[:1] not in (' ', '\n', '\t', '') and out[-1][0][-1:] != '\n': out[-1] = (out[-1][0] + p, max(out[-1][1], s))
-        else: out.append((p, s))
-    return [(w, s) for w, s in out if w.strip() or '\n' in w]
+        s = s if _alnum(p) else np.nan
+        if out and p[:1] not in (' ', '\n', '\t', '') and out[-1][0][-1:] != '\n':
+            out[-1] = [out[-1][0] + p, np.fmax(out[-1][1], s)]
+        else: out.append([p, s])
+    return [(w, float(s)) for w, s in out if w.strip() or '\n' in w]
 
 def _scaled(words):
+    "Scores mapped to [0, 1]: lowest score to the 99th percentile; unscored words (punctuation) 0."
     s = np.array([v for _, v in words], dtype=float)
-    hi = np.percentile(s, 99)
-    return np.clip((s - s.min()) / max(hi - s.min(), 1e-12), 0, 1)
+    if np.isnan(s).all(): return np.zeros_like(s)
+    lo, hi = np.nanmin(s), np.nanpercentile(s, 99)
+    return np.nan_to_num(np.clip((s - lo) / max(hi - lo, 1e-12), 0, 1))
 
-def heatmap_html(words:list) -> str:
-    "HTML: each word on a red background as strong as its scaled score (Fig. 6 style)."
+def _range(words):
+    s = np.array([v for _, v in words], dtype=float)
+    return (np.nanmin(s), np.nanpercentile(s, 99)) if not np.isnan(s).all() else (0.0, 0.0)
+
+def heatmap_html(words:list, # [(word, score)] from `merge_words`
+                 summary:str|None=None, # shown above the context
+                 label:str='Token Contribution Score' # what the colour measures
+                ) -> str:
+    "HTML: the summary, each context word on a red background as strong as its scaled score, and a colour bar; all text escaped."
     spans = []
-    for (w, _), a in zip(words, _scaled(words)):
+    for (w, s), a in zip(words, _scaled(words)):
         if not w.strip(): spans.append('<br>' * w.count('\n')); continue
+        tip = 'not scored (no letter or digit)' if np.isnan(s) else f'{s:.3g}'
         spans.append(f'<span style="background:rgba(220,40,40,{a:.2f});padding:1px 2px;border-radius:2px" '
-                     f'title="{a:.2f}">{html.escape(w.strip())}</span>')
-    return '<div style="line-height:1.9;font-family:sans-serif">' + ' '.join(spans) + '</div>'
+                     f'title="{tip}">{html.escape(w.strip())}</span>')
+    lo, hi = _range(words)
+    bar = (f'<div style="display:flex;align-items:center;gap:6px;font-size:12px;margin-top:8px">{lo:.3g}'
+           '<span style="display:inline-block;width:160px;height:10px;background:linear-gradient(to right,'
+           f'rgba(220,40,40,0),rgba(220,40,40,1))"></span>≥ {hi:.3g} {html.escape(label)} (99th percentile)</div>')
+    head = f'<p><b>Summary:</b> {html.escape(summary)}</p>' if summary else ''
+    return f'<div style="line-height:1.9;font-family:sans-serif">{head}' + ' '.join(spans) + bar + '</div>'
 
-def heatmap_figure(words:list, width:int=90, title:str=''):
-    "The same heatmap as a matplotlib figure, for files: words wrapped at `width` characters."
+def heatmap_figure(words:list, width:int=90, title:str='', # the summary, or any heading
+                   label:str='Token Contribution Score'):
+    "The same heatmap as a matplotlib figure, for files: words wrapped at `width` characters, a colour bar below."
     import matplotlib.pyplot as plt
+    from matplotlib.colors import LinearSegmentedColormap, Normalize
     lines, cur, n = [], [], 0
     for (w, _), a in zip(words, _scaled(words)):
         if not w.strip() or n + len(w) > width:
@@ -144,12 +173,17 @@ def heatmap_figure(words:list, width:int=90, title:str=''):
         cur.append((w.strip(), a)); n += len(w.strip()) + 1
     if cur: lines.append(cur)
     head = textwrap.wrap(title, int(width * 0.8))
-    fig = plt.figure(figsize=(width * 0.07, 0.3 * (len(lines) + len(head)) + 0.4))
-    ax = fig.add_axes([0, 0, 1, 1]); ax.axis('off'); ax.set_xlim(0, width); ax.set_ylim(len(lines) + len(head) + 0.6, 0)
+    rows = len(lines) + len(head) + 0.6
+    fig = plt.figure(figsize=(width * 0.07, 0.3 * rows + 0.9))
+    ax = fig.add_axes([0, 0.6 / (0.3 * rows + 0.9), 1, 1 - 0.6 / (0.3 * rows + 0.9)])
+    ax.axis('off'); ax.set_xlim(0, width); ax.set_ylim(rows, 0)
     for r, h in enumerate(head): ax.text(0, r + 0.6, h, fontsize=9, weight='bold')
     for r, line in enumerate(lines, len(head)):
         x = 0
         for w, a in line:
             ax.text(x, r + 0.9, w, fontsize=8, family='monospace', bbox=dict(fc=(0.86, 0.16, 0.16, a), ec='none', pad=1))
             x += len(w) + 1
+    cax = fig.add_axes([0.3, 0.25 / (0.3 * rows + 0.9), 0.4, 0.12 / (0.3 * rows + 0.9)])
+    cmap = LinearSegmentedColormap.from_list('reds', [(0.86, 0.16, 0.16, 0), (0.86, 0.16, 0.16, 1)])
+    fig.colorbar(plt.cm.ScalarMappable(Normalize(*_range(words)), cmap), cax=cax, orientation='horizontal', label=label + ' (to the 99th pct.)')
     return fig
