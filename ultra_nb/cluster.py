@@ -4,13 +4,15 @@
 
 # %% ../nbs/02_cluster.ipynb #eb38acc5
 from __future__ import annotations
+import math
 import numpy as np, torch, torch.nn.functional as F
 from scipy.cluster.hierarchy import linkage, fcluster
 from .maps import ultra_maps
 
 # %% auto #0
-__all__ = ['minmax', 'cluster_tokens', 'segment_from_clusters', 'ultra_segment', 'attention_rollout', 'patch_vectors', 'kmeans',
-           'head_segments', 'labels_to_pixels', 'overlay', 'plot_zeta_sweep']
+__all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'segment_from_clusters', 'ultra_segment',
+           'attention_rollout', 'patch_vectors', 'kmeans', 'head_segments', 'labels_to_pixels', 'overlay',
+           'plot_zeta_sweep']
 
 # %% ../nbs/02_cluster.ipynb #b424e784
 def minmax(x:torch.Tensor, dims=(-1,)) -> torch.Tensor:
@@ -18,17 +20,40 @@ def minmax(x:torch.Tensor, dims=(-1,)) -> torch.Tensor:
     lo, hi = x.amin(dims, keepdim=True), x.amax(dims, keepdim=True)
     return (x - lo) / (hi - lo).clamp_min(1e-12)
 
+def check_cut(k:int|None=None, zeta:float|None=None,
+              n_tokens:int|None=None, # when known, k may not exceed it
+              metric:str='cosine'):
+    "A `ValueError` naming the fix unless exactly one of `k` (1..n_tokens) or `zeta` (a positive distance) is given."
+    if (k is None) == (zeta is None): raise ValueError("give exactly one of k (cluster count) or zeta (distance threshold)")
+    if k is not None:
+        if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
+            raise ValueError(f"k must be a whole number of clusters, at least 1; got {k!r}")
+        if n_tokens is not None and k > n_tokens:
+            raise ValueError(f"k = {k} asks for more clusters than the {n_tokens} tokens there are: use k <= {n_tokens}")
+        return
+    if isinstance(zeta, bool) or not isinstance(zeta, (int, float, np.number)) or not math.isfinite(zeta) or zeta <= 0:
+        raise ValueError(f"zeta must be a positive, finite distance; got {zeta!r}")
+    if metric == 'cosine' and zeta > 2: raise ValueError(
+        f"zeta = {zeta} is beyond the largest cosine distance (2), so every token would fall into one cluster: use a value in (0, 2]")
+
+def token_linkage(maps:torch.Tensor, # (T, ...) one map per token, any resolution
+                  metric:str='cosine', method:str='average', # scipy `linkage` distance and method
+                  map_scale:bool=True # min-max scale each map before clustering
+                 ) -> np.ndarray: # scipy linkage matrix (T-1, 4)
+    "The dendrogram of the token maps."
+    X = maps.reshape(len(maps), -1).double()
+    if map_scale: X = minmax(X)
+    return linkage(X.cpu().numpy(), method=method, metric=metric)
+
 def cluster_tokens(maps:torch.Tensor, # (T, ...) one map per token, any resolution
                    k:int|None=None, # cut into this many clusters ...
                    zeta:float|None=None, # ... or at this cophenetic distance
-                   metric:str='cosine', method:str='average', # scipy `linkage` distance and method
-                   map_scale:bool=True # min-max scale each map before clustering
+                   metric:str='cosine', method:str='average', map_scale:bool=True, # see `token_linkage`
+                   Z:np.ndarray|None=None # a linkage of these maps already computed
                   ) -> np.ndarray: # (T,) cluster ids 0..n-1
     "Hierarchical clustering of token maps, cut by cluster count `k` or distance threshold `zeta`."
-    if (k is None) == (zeta is None): raise ValueError("give exactly one of k (cluster count) or zeta (distance threshold)")
-    X = maps.reshape(len(maps), -1).double()
-    if map_scale: X = minmax(X)
-    Z = linkage(X.cpu().numpy(), method=method, metric=metric)
+    check_cut(k, zeta, len(maps), metric)
+    if Z is None: Z = token_linkage(maps, metric, method, map_scale)
     lab = fcluster(Z, k, 'maxclust') if k is not None else fcluster(Z, zeta, 'distance')
     return np.unique(lab, return_inverse=True)[1]
 

@@ -10,19 +10,38 @@ import numpy as np
 from scipy.optimize import linear_sum_assignment
 
 # %% auto #0
-__all__ = ['VOC_CLASSES', 'CAMVID_CLASSES', 'COCO27_CLASSES', 'CITYSCAPES27_CLASSES', 'POTSDAM3_CLASSES', 'confusion',
-           'hungarian', 'tp_fp_fn', 'SegScore', 'SegDataset', 'voc', 'cocostuff27', 'cityscapes27', 'potsdam3',
-           'camvid', 'patch_labels', 'ITIoU', 'perturbation_masks', 'perturbation_test']
+__all__ = ['VOC_CLASSES', 'CAMVID_CLASSES', 'COCO27_CLASSES', 'CITYSCAPES27_CLASSES', 'POTSDAM3_CLASSES', 'check_labels',
+           'confusion', 'hungarian', 'tp_fp_fn', 'SegScore', 'SegDataset', 'read_label', 'voc', 'cocostuff27',
+           'cityscapes27', 'potsdam3', 'camvid', 'patch_labels', 'ITIoU', 'perturbation_masks', 'perturbation_test']
 
 # %% ../nbs/03_evaluate.ipynb #36c520c5
+def check_labels(gt, # class id per pixel
+                 n_cls:int, ignore=(255,),
+                 name:str='the ground truth' # how the message names it
+                ) -> np.ndarray:
+    "`gt` as an integer array, or a `ValueError` when a value is neither a class 0..n_cls-1 nor ignored."
+    gt = np.asarray(gt)
+    if not (np.issubdtype(gt.dtype, np.integer) or gt.dtype == bool): raise ValueError(
+        f"{name} has dtype {gt.dtype}: labels must be integer class ids (read label images with `SegDataset.label` or np.array(Image.open(path)))")
+    vals = np.unique(gt)
+    bad = vals[((vals < 0) | (vals >= n_cls)) & ~np.isin(vals, ignore)]
+    if len(bad): raise ValueError(
+        f"{name} holds labels {bad[:6].tolist()} that are neither classes 0..{n_cls - 1} nor ignored {tuple(ignore)}: "
+        "give the dataset's class count and ignore labels, or remap the labels")
+    return gt
+
 def confusion(pred:np.ndarray, # cluster id per pixel, 0..n_pred-1
-              gt:np.ndarray, # class id per pixel
-              n_cls:int, # number of classes (labels >= n_cls are ignored)
-              ignore=(255,) # further labels to ignore
+              gt:np.ndarray, # class id per pixel: 0..n_cls-1 or an `ignore` label
+              n_cls:int, # number of classes
+              ignore=(255,) # labels to ignore
              ) -> np.ndarray: # (n_pred, n_cls) pixel counts
-    "Pixel counts of each (cluster, class) pair over the valid pixels."
-    pred, gt = np.asarray(pred).ravel().astype(np.int64), np.asarray(gt).ravel().astype(np.int64)
-    valid = (gt < n_cls) & ~np.isin(gt, ignore) & (gt >= 0)
+    "Pixel counts of each (cluster, class) pair over the valid pixels; any other label value is an error."
+    gt = check_labels(gt, n_cls, ignore).ravel().astype(np.int64)
+    pred = np.asarray(pred).ravel()
+    if pred.size and (not np.issubdtype(pred.dtype, np.integer) or pred.min() < 0): raise ValueError(
+        "predictions must be non-negative integer cluster ids")
+    pred = pred.astype(np.int64)
+    valid = ~np.isin(gt, ignore)
     n_pred = int(pred.max()) + 1 if pred.size else 1
     return np.bincount(pred[valid] * n_cls + gt[valid], minlength=n_pred * n_cls).reshape(n_pred, n_cls)
 
@@ -89,11 +108,19 @@ class SegDataset:
     def label(self, i) -> np.ndarray:
         "The class-id mask of item `i` (after `remap`)."
         p = Path(self.items[i][1])
-        if p.suffix == '.mat': m = _mat(p, 'gt')
-        else:
-            from PIL import Image
-            m = np.array(Image.open(p))
-        return self.remap[m] if self.remap is not None else m
+        m = _mat(p, 'gt') if p.suffix == '.mat' else read_label(p)
+        if self.remap is None: return m
+        if m.max() >= len(self.remap): raise ValueError(
+            f"label {p} holds value {m.max()}, beyond the {len(self.remap)} raw labels of {self.name}: is it the right label file?")
+        return self.remap[m]
+
+def read_label(path) -> np.ndarray:
+    "A label image (palette, 8- or 16-bit grayscale PNG) as an integer array of its stored values, never colours."
+    from PIL import Image
+    im = Image.open(path)
+    if im.mode not in ('P', 'L', 'I', 'I;16', 'I;16B', 'I;16L', '1'): raise ValueError(
+        f"label {path} is a {im.mode} image: labels must be one channel of class ids (palette or grayscale PNG), not colours")
+    return np.array(im).astype(np.int64 if im.mode.startswith('I') else np.uint8)
 
 def _mat(p, key):
     from scipy.io import loadmat

@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
 # %% auto #0
-__all__ = ['block_of_layer', 'objective', 'precomputed_activation_grads', 'ultra_rows', 'gradient_rollout',
+__all__ = ['block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'ultra_rows', 'gradient_rollout',
            'ultra_rows_reference', 'rows_to_maps', 'ultra_maps', 'denormalize', 'show_token_maps', 'tile_maps']
 
 # %% ../nbs/01_maps.ipynb #d9eb2257
@@ -69,6 +69,21 @@ def _bytes_per_target(attns, tokens) -> int:
     B, N, D = tokens.shape
     return tokens.element_size() * B * (sum(2 * a[0].numel() for a in attns) + 16 * len(attns) * N * D)
 
+def check_block(block:int, # 0-based block index, or negative from the end
+                n_blocks:int # the model's number of blocks
+               ) -> int: # the 0-based block
+    "`block` as a 0-based index, or a `ValueError` that gives the valid range."
+    if isinstance(block, bool) or not isinstance(block, int) or not -n_blocks <= block < n_blocks: raise ValueError(
+        f"block {block!r} is out of range for a model with {n_blocks} blocks: use 0..{n_blocks - 1}, or -1..-{n_blocks} from the end")
+    return block % n_blocks
+
+def _finite(rows, x):
+    "`rows`, or a `ValueError` when overflow in the model made them NaN or infinite."
+    if torch.isfinite(rows).all(): return rows
+    big = max((t.abs().max().item() for t in ([x] if torch.is_tensor(x) else dict(x).values()) if torch.is_tensor(t) and t.is_floating_point()), default=None)
+    raise ValueError("the maps came out NaN or infinite because the model overflowed" + (f" on input values up to {big:.3g}" if big else '') +
+                     ": pass a normalised input (images about -3..3, e.g. from `load_image`)")
+
 def _rows(tr, f, block, targets, budget_mb) -> torch.Tensor:
     "ULTra rows (B, T, N) of `targets` for the traced pass `tr`; see `ultra_rows`."
     attns, z = tr.attns[:block + 1], tr.tokens[block]
@@ -101,14 +116,14 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
     "Exact ULTra relevance rows for many target tokens in one forward pass and batched backward passes."
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
     with capture(model) as cap, precomputed_activation_grads(cap.fam.model):
-        n_blocks = len(cap.fam.blocks())
-        block = range(n_blocks)[block]
+        block = check_block(block, len(cap.fam.blocks()))
         tr = cap(x, upto=block, **kw)
         N = tr.tokens[block].shape[1]
         targets = torch.arange(N) if tokens is None else torch.as_tensor(tokens).reshape(-1)
-        if len(targets) and not (-N <= int(targets.min()) and int(targets.max()) < N): raise IndexError(
-            f"token indices must lie in [0, {N}) for this input")
-        return _rows(tr, f, block, targets % N, budget_mb).detach()
+        if targets.is_floating_point() or (len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < N)):
+            raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens (negative indices do not "
+                             f"count from the end); got {targets.tolist()[:8]}")
+        return _finite(_rows(tr, f, block, targets, budget_mb).detach(), x)
 
 # %% ../nbs/01_maps.ipynb #ec197732
 def gradient_rollout(attns:list, # per block, (B, H, N, N) attention probabilities
@@ -126,8 +141,7 @@ def ultra_rows_reference(model, x, tokens, block:int=-1, objective_=None, normal
     with capture(model) as cap:
         for i in torch.as_tensor(tokens).reshape(-1).tolist():
             tr = cap(x, **kw)
-            n = len(tr.attns)
-            last = range(n)[block]
+            last = check_block(block, len(tr.attns))
             fi = f(tr.tokens[last])[:, i].sum()
             grads = [torch.autograd.grad(fi, a, retain_graph=True)[0] for a in tr.attns[:last + 1]]
             rows.append(gradient_rollout(tr.attns[:last + 1], grads)[:, i].detach())
