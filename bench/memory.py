@@ -1,0 +1,77 @@
+"""Peak memory of all-token maps at 448x448 within the default budget: ViT-B/16 and ViT-S/8 (timm, random init), on the CPU.
+
+Each model runs in a fresh process: build the model and a random 448x448 image, warm up with one target, reset the
+process's high-water mark (/proc/self/clear_refs), then compute `ultra_maps` for a subset of target tokens spread over
+the grid with the default `budget_mb`. Reported: peak RSS growth over the resident size before the call (VmHWM - VmRSS),
+the chunk of targets that share one batched backward pass (what the budget sets), the number of chunks run, and the
+seconds measured. Nothing is extrapolated: the peak is that of the subset (with chunks of equal size the peak does not
+grow with the number of chunks). Writes bench/results/memory.md.
+
+    flock /tmp/ultra_cpu.lock python bench/memory.py [--budget-mb 1024]
+"""
+import argparse, json, subprocess, sys, time
+from pathlib import Path
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+RUNS = [('vit_base_patch16_224', 16), ('vit_small_patch8_224', 4)]  # (timm architecture, target tokens measured)
+SIZE = 448
+
+def status_mb(key):
+    "VmRSS (now) or VmHWM (high-water mark) of this process from /proc/self/status, in MB."
+    line = next(l for l in open('/proc/self/status') if l.startswith(key + ':'))
+    return int(line.split()[1]) / 1024
+
+def child(arch, n_tokens, budget):
+    "In a fresh process: peak RSS growth of one `ultra_maps` call on `n_tokens` targets of a 448x448 image."
+    import timm
+    from ultra_nb.hooks import capture
+    from ultra_nb.maps import ultra_maps, _bytes_per_target
+    torch.manual_seed(0)
+    model = timm.create_model(arch, pretrained=False, img_size=SIZE).eval()
+    x = torch.randn(1, 3, SIZE, SIZE)
+    with capture(model) as cap:
+        tr = cap(x)
+        per_target = _bytes_per_target(tr.attns, tr.tokens[-1])
+        N = tr.tokens[-1].shape[1]
+    del tr
+    chunk = max(1, int(budget * 2 ** 20 // per_target))
+    P = N - 1
+    tokens = 1 + torch.linspace(0, P - 1, n_tokens).round().long()
+    ultra_maps(model, x, tokens=tokens[:1], size=None, budget_mb=budget)  # warm-up
+    with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset VmHWM
+    before = status_mb('VmRSS')
+    t = time.perf_counter()
+    maps = ultra_maps(model, x, tokens=tokens, size=None, budget_mb=budget)
+    secs = time.perf_counter() - t
+    print(json.dumps(dict(model=arch, image=f'{SIZE}x{SIZE}', tokens_in_sequence=N, targets=n_tokens, budget_mb=budget,
+                          est_mb_per_target=round(per_target / 2 ** 20), chunk=chunk, chunks=-(-n_tokens // chunk),
+                          rss_before_mb=round(before), peak_growth_mb=round(status_mb('VmHWM') - before),
+                          seconds=round(secs, 1), s_per_target=round(secs / n_tokens, 2), maps=list(maps.shape))))
+
+def main(budget):
+    rows = []
+    for arch, n in RUNS:
+        out = subprocess.run([sys.executable, __file__, '--child', arch, str(n), str(budget)], capture_output=True, text=True)
+        if out.returncode: sys.exit(f"{arch} failed:\n{out.stderr[-2000:]}")
+        rows.append(json.loads(out.stdout.strip().splitlines()[-1])); print(rows[-1], flush=True)
+    head = list(rows[0])
+    lines = ['# Memory of all-token maps at 448x448, `bench/memory.py`', '',
+             f"timm models with random weights, one random 448x448 image, last block, objective 'sum', default `budget_mb={budget:g}` "
+             "of `ultra_maps`, CPU, float32. Each row is a fresh process; `peak_growth_mb` = VmHWM - VmRSS around the one call "
+             "(high-water mark reset after a one-target warm-up), measured for `targets` tokens spread over the grid: nothing "
+             "extrapolated. `est_mb_per_target` is the engine's own estimate that sets the `chunk` of targets per batched "
+             "backward pass (at least 1, so a single target larger than the budget still runs, alone).", '',
+             '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head), *('| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows), '',
+             'Whether the peak stays within the budget: ' + '; '.join(
+                 f"{r['model']}: peak growth {r['peak_growth_mb']} MB vs budget {budget:g} MB "
+                 f"({'within' if r['peak_growth_mb'] <= budget else 'over'}, chunk {r['chunk']})" for r in rows) + '.']
+    (ROOT / 'bench/results/memory.md').write_text('\n'.join(lines) + '\n')
+    print('\n'.join(lines))
+
+if __name__ == '__main__':
+    if len(sys.argv) > 1 and sys.argv[1] == '--child':
+        child(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])); sys.exit()
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument('--budget-mb', type=float, default=1024)
+    main(p.parse_args().budget_mb)
