@@ -24,14 +24,36 @@ def test_readme_install_is_ci_install():
 
 def test_readme_quickstart_in_step_with_index():
     nb = json.loads((ROOT / 'nbs/index.ipynb').read_text())
-    quick = next(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code' and 'ultra_maps' in ''.join(c['source']))
+    quick = next(''.join(c['source']) for c in nb['cells'] if c['cell_type'] == 'code' and 'ULTra(' in ''.join(c['source']))
     blocks = re.findall(r'```python\n(.*?)```', readme(), re.S)
     assert quick.strip() == blocks[0].strip()
 
 def test_readme_quickstart_runs():
     code = re.findall(r'```python\n(.*?)```', readme(), re.S)[0]
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
-    assert 'torch.Size([1, 16, 32, 32])' in out
+    assert 'Maps(1 image(s), 16 tokens on a 4x4 grid' in out and "Segmentation(1 image(s), {'k': 3}" in out
+
+def _real(code, shared, tmp_path):
+    "A README block with the hub names and user files swapped for the real material in ../shared."
+    post = tmp_path / 'post.txt'
+    post.write_text("I adopted a shy rescue cat last month. She hid under the bed for a week; now she sleeps on my desk while I work.")
+    swaps = {"load_timm('deit_tiny_patch16_224')": f"load_timm('deit_tiny_patch16_224', '{shared}/models/deit_tiny_patch16_224.pth')",
+             "'cat.jpg'": f"'{shared}/data/voc2012-val-14/JPEGImages/vainf_0023.jpg'",
+             "load_causal_lm('HuggingFaceTB/SmolLM2-135M-Instruct')": f"load_causal_lm('{shared}/models', gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf')",
+             "open('post.txt')": f"open('{post}')"}
+    for a, b in swaps.items(): code = code.replace(a, b)
+    return "import matplotlib; matplotlib.use('Agg')\n" + code
+
+def test_readme_real_quickstarts_run(shared, tmp_path):
+    "The README's image and summary examples, four lines each, run with the real DeiT-tiny and SmolLM2 files."
+    image, text = re.findall(r'```python\n(.*?)```', readme(), re.S)[1:3]
+    assert len(image.strip().splitlines()) <= 4 and len(text.strip().splitlines()) <= 4
+    code = _real(image, shared, tmp_path) + "print(maps.grid_maps.shape, seg.n_segments)\n"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert 'torch.Size([1, 196, 14, 14])' in out and 'preset' in out
+    code = _real(text, shared, tmp_path) + "print(e.top(3), e.block, e.sinks)\n"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
+    assert ' 14 ()' in out
 
 def test_optional_dependencies_stay_optional():
     "Importing the package must not pull in open_clip or transformers (they are extras)."
