@@ -79,11 +79,11 @@ def tiny_causal_lm(arch:str='Llama', # 'Llama', 'Qwen2', 'Gemma', 'Mistral', 'GP
     arch = _TINY.get(arch, arch)
     torch.manual_seed(seed)
     kw = dict(attn_implementation='eager') | kw
-    if arch == 'GPT2': cfg = T.GPT2Config(vocab_size=vocab, n_embd=dim, n_layer=layers, n_head=heads, n_positions=64,
+    if arch == 'GPT2': cfg = T.GPT2Config(vocab_size=vocab, n_embd=dim, n_layer=layers, n_head=heads, n_positions=256,
                                           bos_token_id=0, eos_token_id=0, **kw)
     else: cfg = getattr(T, f'{arch}Config')(vocab_size=vocab, hidden_size=dim, intermediate_size=2 * dim, num_hidden_layers=layers,
                                             num_attention_heads=heads, num_key_value_heads=kv_heads, head_dim=dim // heads,
-                                            max_position_embeddings=64, **kw)
+                                            max_position_embeddings=256, **kw)
     return getattr(T, 'GPT2LMHeadModel' if arch == 'GPT2' else f'{arch}ForCausalLM')(cfg).eval()
 
 def tiny_llama(vocab=64, dim=32, layers=3, heads=4, kv_heads=2, seed=0):
