@@ -83,15 +83,18 @@ def dendrogram_png(Z:np.ndarray, token_clusters, height:float, title:str) -> byt
     return buf.getvalue()
 
 def legend_html(labels:np.ndarray, # (H, W) segment id of every pixel
-                token_clusters # (T,) cluster id of every token
+                token_clusters, # (T,) cluster id of every token
+                most:int=8 # list at most this many segments, the largest first
                ) -> str:
-    "One line per segment shown: its colour, its share of the pixels and its number of tokens."
+    "One line per segment shown, largest first: its colour, its share of the pixels and its number of tokens."
     pal, tc, rows = palette(), np.asarray(token_clusters), []
     ids, px = np.unique(labels, return_counts=True)
-    for i, n in sorted(zip(ids, px), key=lambda p: -p[1]):
+    order = np.argsort(-px, kind='stable')
+    for i, n in zip(ids[order[:most]], px[order[:most]]):
         r, g, b = pal[i % 20]
         rows.append(f'<div><span style="display:inline-block;width:12px;height:12px;background:rgb({r},{g},{b});margin-right:4px">'
                     f'</span>segment {i}: {100 * n / labels.size:.0f}% of pixels, {(tc == i).sum()} tokens</div>')
+    if len(ids) > most: rows.append(f'<div>… and {len(ids) - most} smaller segments</div>')
     return '<div style="font-size:12px;line-height:1.5">' + ''.join(rows) + '</div>'
 
 # %% ../nbs/11_explore.ipynb #0000000c
@@ -113,8 +116,9 @@ class Explorer(W.VBox):
                                 value=self.ultra[objective].block, description='block')
         self.row, self.col = W.IntSlider(0, 0, 0, description='patch row'), W.IntSlider(0, 0, 0, description='patch col')
         self.mode = W.ToggleButtons(options=['zeta', 'k'], value='k' if k is not None else 'zeta', description='cut by')
-        self.zeta = W.FloatSlider(zeta or 0.5, min=0.02, max=2.0, step=0.02, description='ζ', continuous_update=False)
-        self.k = W.IntSlider(k or 5, min=1, max=20, description='k', continuous_update=False)
+        wide = lambda: W.Layout(width='420px')
+        self.zeta = W.FloatSlider(zeta or 0.5, min=0.02, max=2.0, step=0.02, description='ζ', continuous_update=False, layout=wide())
+        self.k = W.IntSlider(k or 5, min=1, max=20, description='k', continuous_update=False, layout=wide())
         self.picker, self.map_view, self.seg_view = (W.Image(format='png', layout=W.Layout(width=f'{size}px')) for _ in range(3))
         self.dendro, self.legend, self.status = W.Image(format='png'), W.HTML(), W.HTML()
         try:
@@ -191,7 +195,7 @@ def _draw_cut(self:Explorer, m):
     self.seg_view.value = png(enlarge(overlay(m.rgb(0), self.labels), self.scale))
     cut = f'k = {self.k.value}' if by_k else f'ζ = {self.zeta.value:.2f}'
     self.dendro.value = dendrogram_png(Z, tc, cut_height(Z, self.k.value) if by_k else self.zeta.value,
-                                       f'{cut}: {s.n_segments[0]} segments')
+                                       f'{cut}: {len(np.unique(self.labels))} segments')
     self.legend.value = legend_html(self.labels, tc)
 
 def _on_objective(self:Explorer, change):
