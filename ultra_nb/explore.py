@@ -16,7 +16,7 @@ from .ultra_w import UltraW
 
 # %% auto #0
 __all__ = ['png', 'enlarge', 'heat', 'outline', 'cut_height', 'link_colours', 'dendrogram_png', 'legend_html', 'Explorer',
-           'select', 'on_click', 'explore', 'SummaryExplorer', 'explore_summary']
+           'explore', 'SummaryExplorer', 'explore_summary']
 
 # %% ../nbs/11_explore.ipynb #00000006
 def png(rgb:np.ndarray # (H, W, 3) float image in [0, 1]
@@ -141,6 +141,18 @@ class Explorer(W.VBox):
             wdg.add_class(f'ultra-{name}')  # handles for a browser test
         self._refresh()
 
+    def select(self, row:int, col:int):
+        "Show the map of the patch token at (`row`, `col`)."
+        self._hold = True
+        self.row.value, self.col.value = row, col
+        self._hold = False
+        self._refresh(cut=False)
+
+    def on_click(self, event:dict):
+        "The handler of an ipyevents click on the image: select the patch under the pointer."
+        (H, W_), (h, w) = (self.scale * s for s in self._up.shape[-2:]), self.grid
+        self.select(min(int(event['dataY'] * h / H), h - 1), min(int(event['dataX'] * w / W_), w - 1))
+
 # %% ../nbs/11_explore.ipynb #0000000e
 def _maps(self:Explorer):
     "The maps of the current (objective, block): computed on first use, then kept."
@@ -207,19 +219,7 @@ def _on_objective(self:Explorer, change):
     self.block.disabled = w
     self._refresh()
 
-def select(self:Explorer, row:int, col:int):
-    "Show the map of the patch token at (`row`, `col`)."
-    self._hold = True
-    self.row.value, self.col.value = row, col
-    self._hold = False
-    self._refresh(cut=False)
-
-def on_click(self:Explorer, event:dict):
-    "The handler of an ipyevents click on the image: select the patch under the pointer."
-    (H, W_), (h, w) = (self.scale * s for s in self._up.shape[-2:]), self.grid
-    self.select(min(int(event['dataY'] * h / H), h - 1), min(int(event['dataX'] * w / W_), w - 1))
-
-for f in (_maps, _fit_grid, _refresh, _draw_token, _draw_cut, _on_objective, select, on_click): setattr(Explorer, f.__name__, f)
+for f in (_maps, _fit_grid, _refresh, _draw_token, _draw_cut, _on_objective): setattr(Explorer, f.__name__, f)
 
 def explore(model, # a supported vision Transformer, in eval mode
             image, # an image file, PIL image, (H, W, 3) array or normalised (1, 3, H, W) tensor
