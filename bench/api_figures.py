@@ -1,0 +1,34 @@
+"""The figures the front-door and CLI chapters show: a real image's token maps and segmentation through `ULTra`, a real
+post's heatmap through `explain_summary`, and the `ultra-nb maps` mosaic. Writes nbs/images/api_*.png and cli_maps.png.
+
+    python bench/api_figures.py
+"""
+import shutil, subprocess, sys, tempfile
+from pathlib import Path
+import matplotlib; matplotlib.use('Agg')
+from ultra_nb import ULTra, explain_summary
+from ultra_nb.hooks import shared_dir, load_timm, load_causal_lm
+from ultra_nb.llm import read_tldr
+
+ROOT = Path(__file__).resolve().parents[1]
+
+def main():
+    sh = shared_dir()
+    if sh is None: sys.exit("bench/api_figures.py needs ../shared (real DeiT-tiny, SmolLM2, VOC and TL;DR)")
+    img, out = sh / 'data/voc2012-val-14/JPEGImages/vainf_0023.jpg', ROOT / 'nbs/images'
+    maps = ULTra(load_timm('deit_tiny_patch16_224', sh / 'models/deit_tiny_patch16_224.pth')).maps(img)
+    maps.show([30, 92, 105, 160]).savefig(out / 'api_maps.png', dpi=70)
+    seg = maps.segment()
+    seg.show().savefig(out / 'api_segmentation.png', dpi=70)
+    r = seg.score(sh / 'data/voc2012-val-14/SegmentationClass/vainf_0023.png', n_classes=21)
+    print(maps, seg, f"U.mIoU per image {100 * r['per_image']['miou']:.1f}", sep='\n')
+    lm, tok = load_causal_lm(sh / 'models', gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf')
+    post = min(read_tldr(sh / 'data/tldr/tldr_val_1945.csv')[:40], key=lambda p: len(p['context']))
+    e = explain_summary(lm, tok, post['context'], post['summary'])
+    e.figure().savefig(out / 'api_summary.png', dpi=80, bbox_inches='tight')
+    print('top words:', e.top(8))
+    with tempfile.TemporaryDirectory() as d:
+        subprocess.run(['ultra-nb', 'maps', str(img), '--model', 'deit_tiny_patch16_224', '--weights-dir', str(sh / 'models'), '--out', d], check=True)
+        shutil.copy(Path(d) / 'vainf_0023_maps.png', out / 'cli_maps.png')
+
+if __name__ == '__main__': main()
