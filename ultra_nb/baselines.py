@@ -86,6 +86,7 @@ def explain(model, # a timm ViT classifier (TokenTM needs timm blocks; the other
     finally:
         if rec: rec.remove()
     logits = tr.output
+    logits = getattr(logits, 'logits', logits)  # Hugging Face classifiers return an output object
     if logits is None or logits.dim() != 2: raise TypeError("explain needs a classifier whose output is (B, classes) logits")
     c = logits.argmax(-1) if cls is None else torch.as_tensor(cls).expand(len(logits))
     grad = lambda f: torch.autograd.grad(f, tr.attns, retain_graph=True)

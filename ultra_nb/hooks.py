@@ -210,13 +210,16 @@ def fit_image(x:torch.Tensor, # (B, C, H, W)
     "Resize a batch of images to `size` (bilinear, antialiased)."
     return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False, antialias=True)
 
-def load_image(src, # an image file, or an (H, W, 3) uint8 array
+def load_image(src, # an image file, or an (H, W, 3) array: uint8, or float in [0, 1]
                size=(224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
     "An image as a normalised (1, 3, H, W) tensor resized to `size`."
     import numpy as np
     from PIL import Image
     arr = np.asarray(src) if isinstance(src, np.ndarray) else np.asarray(Image.open(src).convert('RGB'))
-    im = torch.from_numpy(arr.astype(np.float32) / 255).permute(2, 0, 1)
+    if arr.ndim != 3 or arr.shape[-1] != 3: raise ValueError(f"an image array must be (H, W, 3) RGB, got shape {arr.shape}")
+    if arr.dtype != np.uint8 and (not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1):
+        raise ValueError(f"an image array must be uint8, or float in [0, 1] (got {arr.dtype}, {arr.min():.3g}..{arr.max():.3g}): divide 0..255 values by 255")
+    im = torch.from_numpy(arr.astype(np.float32) / (255 if arr.dtype == np.uint8 else 1)).permute(2, 0, 1)
     im = fit_image(im[None], size)
     return (im - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
 
