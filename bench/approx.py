@@ -3,9 +3,9 @@
 DeiT-tiny (real weights), block -5 (0-based block 7, chosen on VOC-14 in bench/segmentation.py), objective f_s ('sum'),
 cosine / average-linkage clustering of min-max scaled grid maps, eq. 6-7. Every mode gets, per image, the cluster count k
 that exact maps give at zeta = 0.8 (the zeta chosen on VOC-14). The mode reported as *selected* is picked on CamVid-train
-(first run, `--n-select` images: fastest-first among modes at >= 4x, the smallest U.mIoU loss); CamVid-val (`--n-val` images)
+(`--n-select` images: among the modes >= 4x faster end to end, the one with the smallest U.mIoU loss); CamVid-val (`--n-val` images)
 gives the reported numbers. Speed: wall time of the maps (and of fill + clustering + eq. 6-7) measured in the same run,
-one image after the other, every mode on an image right after exact. U.mIoU: per-image Hungarian protocol; its change
+one image after the other, every mode on an image right after exact (stored per image; a rerun reuses them). U.mIoU: per-image Hungarian protocol; its change
 gets a paired bootstrap 95% interval over images. Maps are cached with ultra_nb.cache.MapCache in bench/out/mapcache,
 timings per image in bench/out/approx/ (rerunning resumes). Writes bench/results/approx.{md,csv}.
 
@@ -42,7 +42,6 @@ def image_record(model, cache, ds, i):
         else:
             t0 = time.perf_counter(); m = compute(); times[f'maps {s} {top}'] = time.perf_counter() - t0
             maps[s, top] = cache.get_or_compute(model, x, lambda: m, **key)
-    rec_path.write_text(json.dumps(times))
     k = len(np.unique(cluster_tokens(maps[1, None], zeta=ZETA)))
     out = []
     for m in MODES:
@@ -50,10 +49,11 @@ def image_record(model, cache, ds, i):
         g = maps[m['stride'], m['top']]
         if m['fill']: g = fill_maps(g[None], GRID, m['stride'], m['fill'])[0]
         pred = segment_from_clusters(g, cluster_tokens(g, k=min(k, len(g))), size=gt.shape).numpy()
-        post = time.perf_counter() - t0
+        times.setdefault(f'post {name(m)}', time.perf_counter() - t0)  # first measurement kept, like the maps'
         conf = confusion(pred, gt, len(ds.classes), ds.ignore)
         out.append(dict(counts=np.stack(tp_fp_fn(conf, hungarian(conf))), conf=conf,
-                        t_maps=times[f"maps {m['stride']} {m['top']}"], t_post=post))
+                        t_maps=times[f"maps {m['stride']} {m['top']}"], t_post=times[f'post {name(m)}']))
+    rec_path.write_text(json.dumps(times))
     return out, k
 
 def miou(counts):
@@ -116,6 +116,10 @@ def main(n_select, n_val):
     rows, t_exact_maps, t_exact = summarise(va, recs)
     for r in rows: r['selected'] = 'yes' if r['mode'] == chosen else ''
     met = [r['mode'] for r in rows[1:] if r['speedup_total'] >= 4 and r['delta'] >= -1]
+    sel = next((r for r in rows if r['mode'] == chosen), None)
+    verdict = ('no mode was >= 4x faster on the selection split, so none was selected' if sel is None else
+               f"the selected mode ({chosen}) is {sel['speedup_total']}x faster end to end and changes U.mIoU by {sel['delta']} points "
+               f"{sel['ci95']}: target **{'met' if sel['speedup_total'] >= 4 and sel['delta'] >= -1 else 'not met'}**")
     lines = ['# Approximate maps against exact, `bench/approx.py`', '',
              f"DeiT-tiny (real weights), block {BLOCK} (0-based block 7), objective f_s ('sum'), grid maps clustered with cosine distance / "
              f"average linkage (maps min-max scaled), eq. 6-7 at the label size. Every mode gets, per image, the cluster count k that the exact maps "
@@ -126,8 +130,9 @@ def main(n_select, n_val):
              f"{t_exact_maps / len(va):.2f} s of maps and {t_exact / len(va):.2f} s in all per image.", '',
              f"*Selected* = chosen on {len(tr)} CamVid-train images (the mode >= 4x faster end to end with the smallest loss there), "
              f"before looking at val: **{chosen or 'none reached 4x'}**.", '',
-             f"Target >= 4x faster at <= 1 point U.mIoU loss (point estimate on val): "
-             + (f"met by {', '.join(met)}." if met else "**not met** by any mode measured."), '',
+             f"Target >= 4x faster at <= 1 point U.mIoU loss, on val: {verdict}. Looking at every row of the val table (that is "
+             f"choosing on the test images, so not a claim): the point estimate meets the target for "
+             + (', '.join(met) if met else 'no mode') + '.', '',
              *table(rows), '',
              'Selection split (CamVid-train), same columns:', '', *table(sel_rows)]
     save('approx', rows, lines)

@@ -1,7 +1,7 @@
 """Peak memory of all-token maps at 448x448 within the default budget: ViT-B/16 and ViT-S/8 (timm, random init), on the CPU.
 
-Each model runs in a fresh process: build the model and a random 448x448 image, warm up with one target, reset the
-process's high-water mark (/proc/self/clear_refs), then compute `ultra_maps` for a subset of target tokens spread over
+Each model runs in a fresh process: build the model and a random 448x448 image, reset the process's high-water mark
+(/proc/self/clear_refs), then compute `ultra_maps` (its forward pass included) for a subset of target tokens spread over
 the grid with the default `budget_mb`. Reported: peak RSS growth over the resident size before the call (VmHWM - VmRSS),
 the chunk of targets that share one batched backward pass (what the budget sets), the number of chunks run, and the
 seconds measured. Nothing is extrapolated: the peak is that of the subset (with chunks of equal size the peak does not
@@ -25,21 +25,16 @@ def status_mb(key):
 def child(arch, n_tokens, budget):
     "In a fresh process: peak RSS growth of one `ultra_maps` call on `n_tokens` targets of a 448x448 image."
     import timm
-    from ultra_nb.hooks import capture
     from ultra_nb.maps import ultra_maps, _bytes_per_target
     torch.manual_seed(0)
     model = timm.create_model(arch, pretrained=False, img_size=SIZE).eval()
     x = torch.randn(1, 3, SIZE, SIZE)
-    with capture(model) as cap:
-        tr = cap(x)
-        per_target = _bytes_per_target(tr.attns, tr.tokens[-1])
-        N = tr.tokens[-1].shape[1]
-    del tr
+    N, D = model.patch_embed.num_patches + model.num_prefix_tokens, model.embed_dim
+    meta = lambda *shape: torch.empty(*shape, device='meta')  # shapes only, for the engine's own estimate
+    per_target = _bytes_per_target([meta(1, b.attn.num_heads, N, N) for b in model.blocks], meta(1, N, D))
     chunk = max(1, int(budget * 2 ** 20 // per_target))
-    P = N - 1
-    tokens = 1 + torch.linspace(0, P - 1, n_tokens).round().long()
-    ultra_maps(model, x, tokens=tokens[:1], size=None, budget_mb=budget)  # warm-up
-    with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset VmHWM
+    tokens = model.num_prefix_tokens + torch.linspace(0, N - model.num_prefix_tokens - 1, n_tokens).round().long()
+    with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset VmHWM to the current RSS
     before = status_mb('VmRSS')
     t = time.perf_counter()
     maps = ultra_maps(model, x, tokens=tokens, size=None, budget_mb=budget)
@@ -58,8 +53,8 @@ def main(budget):
     head = list(rows[0])
     lines = ['# Memory of all-token maps at 448x448, `bench/memory.py`', '',
              f"timm models with random weights, one random 448x448 image, last block, objective 'sum', default `budget_mb={budget:g}` "
-             "of `ultra_maps`, CPU, float32. Each row is a fresh process; `peak_growth_mb` = VmHWM - VmRSS around the one call "
-             "(high-water mark reset after a one-target warm-up), measured for `targets` tokens spread over the grid: nothing "
+             "of `ultra_maps`, CPU, float32. Each row is a fresh process; `peak_growth_mb` = VmHWM - VmRSS around the one call, "
+             "forward pass included (high-water mark reset just before it), measured for `targets` tokens spread over the grid: nothing "
              "extrapolated. `est_mb_per_target` is the engine's own estimate that sets the `chunk` of targets per batched "
              "backward pass (at least 1, so a single target larger than the budget still runs, alone).", '',
              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head), *('| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows), '',
