@@ -11,7 +11,7 @@ DeiT-tiny (real weights). Stages (each resumable: every map is cached under benc
 
     python bench/selection.py [--stage maps select report llm w]
 """
-import argparse, json, sys, time
+import argparse, hashlib, json, sys, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from ultra_nb.hooks import shared_dir, load_timm, load_image
@@ -40,9 +40,9 @@ def subset(ds, n, seed=SEED):
 
 def tag(ds): return 'camvid-train' if 'train' in str(ds.items[0][0].parent.parent) else f'{ds.name}-val' if ds.name == 'camvid' else ds.name
 
-def grid_map(model, ds, i, block, obj, x=None):
-    "(196, 14, 14) ULTra maps of every patch token of image `i` at 0-based `block`, cached on disk."
-    p = OUT / tag(ds) / f'{Path(ds.items[i][0]).stem}_{obj}_b{block}.pt'
+def grid_map(model, ds, i, block, obj, x=None, name=None):
+    "(196, 14, 14) ULTra maps of every patch token of image `i` at 0-based `block`, cached on disk (as `name`, default `obj`)."
+    p = OUT / tag(ds) / f'{Path(ds.items[i][0]).stem}_{name or obj}_b{block}.pt'
     if p.exists(): return torch.load(p)
     x = load_image(ds.image(i)) if x is None else x
     t0 = time.time()
@@ -63,7 +63,8 @@ def stage_maps(model, tr, n_s=N_S, n_e=N_E):
 # ---------------------------------------------------------------- scoring
 GRID = (14, 14)
 ZETA_GRID = sorted(set(ZETAS) | {0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85})
-KS = (2, 3, 4, 5, 6, 8, 10, 12, 15)
+KS = (2, 3, 4, 5, 6, 8, 10, 12, 15)  # k candidates on the selection split
+KS_REPORT = (2, 3, 5, 8, 12, 15)  # the equal-granularity sweep on the report sets
 TAUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
 ULTRA = ('ULTra_S', 'ULTra_E')
 HIER = ('hier_features', 'hier_attention', 'hier_rollout')
@@ -156,14 +157,14 @@ def fmt(x, ci): return f'{x:.1f} [{ci[0]:.1f}, {ci[1]:.1f}]'
 def stage_select(model, tr, n_s, n_e):
     t0 = time.time()
     idx_s = subset(tr, n_s); idx_e = idx_s[:n_e]
-    gts = {i: tr.label(i) for i in idx_s}
+    gts = {i: tr.label(i)[::2, ::2] for i in idx_s}  # selection scores at half the label resolution (nearest), for CPU time
     sweep, ksweep = {}, {}
     for obj, name, idx in (('sum', 'ULTra_S', idx_s), ('energy', 'ULTra_E', idx_e)):
         for b in range(N_BLOCKS):
             maps = [grid_map(model, tr, i, b, obj) for i in idx]
             g = [gts[i] for i in idx]
             sweep[name, b] = {z: np.array([r['miou'] for r in run(tr, idx, maps, g, name, z)]) for z in ZETA_GRID}
-            ksweep[name, b] = {k: np.array([r['miou'] for r in run(tr, idx, maps, g, name, ks=[k] * len(idx))]) for k in KS}
+            ksweep[name, b] = {5: np.array([r['miou'] for r in run(tr, idx, maps, g, name, ks=[5] * len(idx))])}
         print(f'{name} sweep done, {time.time() - t0:.0f} s', flush=True)
     best = lambda d: max(d, key=lambda z: d[z].mean())
     block = {n: max(range(N_BLOCKS), key=lambda b: sweep[n, b][best(sweep[n, b])].mean()) for n in ULTRA}
@@ -193,9 +194,10 @@ def write_selection(tr, sel, sweep, ksweep, bsweep, krule, tau_sweep):
     p = ROOT / 'bench/results/selection.json'
     old = json.loads(p.read_text()) if p.exists() else {}
     k_rule = {m: (f'k = {k} fixed per image' if k != 'eigengap' else 'k at the largest Laplacian eigengap (2..15)') for m, k in sel['k'].items()}
+    k_text = '; '.join(f'{m}: {r}' for m, r in k_rule.items()) + f' (chosen among fixed k in {list(KS)} and, for spectral, the eigengap)' 
     js = dict(split=split, date='2026-11-24', source='python bench/selection.py --stage maps select report', backbone='deit_tiny_patch16_224',
               vit=dict(block=b['ULTra_S'], block_from_end=b['ULTra_S'] - N_BLOCKS, objective='sum', block_energy=b['ULTra_E'],
-                       zeta=z, tau=sel['tau'], k_rule=k_rule, metric='cosine', linkage='average', map_scale=True,
+                       zeta=z, tau=sel['tau'], k_rule=k_text, k=sel['k'], metric='cosine', linkage='average', map_scale=True,
                        criterion='mean per-image U.mIoU (Hungarian match per image)'),
               llm=old.get('llm', {}))
     # the keys bench/segmentation.py wrote, still read by bench/ultra_w.py: same selection, old names
@@ -205,7 +207,7 @@ def write_selection(tr, sel, sweep, ksweep, bsweep, krule, tau_sweep):
     p.write_text(json.dumps(js, indent=1) + '\n')
     L = ['# Settings chosen on CamVid-train, `bench/selection.py --stage select`', '',
          f'Selection split: {split}. Criterion: mean over images of the per-image U.mIoU (Hungarian match in each image). '
-         'Hierarchical clustering everywhere: cosine distance, average linkage, every map / vector min-max scaled (the package defaults). '
+         'Scored at half the label resolution (nearest subsampling of the labels; the reports use the full resolution). Hierarchical clustering everywhere: cosine distance, average linkage, every map / vector min-max scaled (the package defaults). '
          f'Blocks are 0-based (11 is the last, the paper\'s layer 13). Selection took {sel["secs"]:.0f} s (maps cached before).', '',
          '| setting | chosen |', '|---|---|',
          f"| ULTra_S block | {b['ULTra_S']} ({b['ULTra_S'] - N_BLOCKS} from the end) |", f"| ULTra_E block | {b['ULTra_E']} ({b['ULTra_E'] - N_BLOCKS} from the end) |"]
@@ -230,6 +232,8 @@ def write_selection(tr, sel, sweep, ksweep, bsweep, krule, tau_sweep):
           '| ' + ' | '.join(f'{100 * tau_sweep[t]:.1f}' for t in TAUS) + ' |']
     rows_csv = [dict(method=n, block=bb, cut=f'zeta={q}', miou=round(100 * d.mean(), 2)) for (n, bb), dd in sweep.items() for q, d in dd.items()]
     rows_csv += [dict(method=n, block=bb, cut=f'k={q}', miou=round(100 * d.mean(), 2)) for (n, bb), dd in ksweep.items() for q, d in dd.items()]
+    rows_csv += [dict(method=m, block=11, cut=f'zeta={q}', miou=round(100 * d.mean(), 2)) for m, dd in bsweep.items() for q, d in dd.items()]
+    rows_csv += [dict(method=m, block=11, cut=f'k={q}', miou=round(100 * d.mean(), 2)) for m, dd in krule.items() for q, d in dd.items()]
     save('selection', rows_csv, L)
 
 def layer_figure(sweep, ksweep, n_s, n_e):
@@ -254,8 +258,7 @@ SWEPT = ULTRA + HIER + ('kmeans_features', 'spectral_features')
 
 def load_selection():
     js = json.loads((ROOT / 'bench/results/selection.json').read_text())['vit']
-    k = {m: (None if 'eigengap' in r else int(r.split()[2])) for m, r in js['k_rule'].items()}
-    return js, k
+    return js, {m: (None if k == 'eigengap' else k) for m, k in js['k'].items()}
 
 def report_dataset(model, ds, sel, k_sel, n_e_limit=None):
     "Every method's per-image results on `ds`: selected cuts, fixed k, oracle k. Returns {(method, cut): [per-image]}."
@@ -274,7 +277,7 @@ def report_dataset(model, ds, sel, k_sel, n_e_limit=None):
     for m, k in k_sel.items(): res[m, 'eigengap k' if k is None else f'k={k}'] = run(ds, idx, src(m), gts, m, ks=[k] * len(idx))
     res['crate_heads', 'one segment per head (3)'] = run(ds, idx, vecs, gts, 'crate_heads')
     for m in SWEPT:
-        for k in KS: res[m, f'k={k}'] = run(ds, idx, src(m), gts, m, ks=[k] * len(idx))
+        for k in KS_REPORT: res[m, f'k={k}'] = run(ds, idx, src(m), gts, m, ks=[k] * len(idx))
     for m in ('ULTra_S', 'kmeans_features', 'spectral_features'): res[m, ORACLE] = run(ds, idx, src(m), gts, m, ks=oracle)
     print(f'{tag(ds)} scored, {time.time() - t0:.0f} s', flush=True)
     it = ITIoU((sel['tau'],), skip=(0,) if ds.name == 'voc' else (), ignore=ds.ignore)
@@ -286,7 +289,9 @@ def stage_report(model, cv, vo):
     sel, k_sel = load_selection()
     out, csv_rows, L = {}, [], []
     for ds in (cv, vo):
-        res, itiou, secs = report_dataset(model, ds, sel, k_sel)
+        key = OUT / f"report_{tag(ds)}_{hashlib.md5(json.dumps([sel['block'], sel['block_energy'], sel['zeta'], k_sel, sel['tau']], sort_keys=True).encode()).hexdigest()[:8]}.pt"
+        if not key.exists(): torch.save(report_dataset(model, ds, sel, k_sel), key)  # per-image results, so tables and figures rerun free
+        res, itiou, secs = torch.load(key, weights_only=False)
         idx = boot_idx(len(ds))
         S = {key: summary(r, idx) for key, r in res.items()}
         out[tag(ds)] = (S, itiou, secs, len(ds))
@@ -344,7 +349,7 @@ def granularity_figure(out, sel, k_sel):
     for ax, (name, (S, _, _, n)) in zip(axs, out.items()):
         for j, m in enumerate(SWEPT):
             c = f'C{j}'
-            xs, ys = [S[m, f'k={k}']['segs'] for k in KS], [S[m, f'k={k}']['miou'] for k in KS]
+            xs, ys = [S[m, f'k={k}']['segs'] for k in KS_REPORT], [S[m, f'k={k}']['miou'] for k in KS_REPORT]
             ax.plot(xs, ys, '-' if m in ULTRA else ':', marker='.', color=c, label=LABEL[m], lw=2 if m in ULTRA else 1.2)
         for j, m in enumerate(SWEPT):
             key = next(kk for kk in selected_keys(sel, k_sel) if kk[0] == m)
@@ -352,10 +357,12 @@ def granularity_figure(out, sel, k_sel):
             ax.errorbar([s['segs']], [s['miou']], yerr=[[s['miou'] - s['miou_ci'][0]], [s['miou_ci'][1] - s['miou']]], fmt='*', ms=11, color=f'C{j}', capsize=3)
         s = S['crate_heads', 'one segment per head (3)']
         ax.errorbar([s['segs']], [s['miou']], yerr=[[s['miou'] - s['miou_ci'][0]], [s['miou_ci'][1] - s['miou']]], fmt='s', color='k', capsize=3, label='CRATE heads')
-        ax.set_xscale('log'); ax.set_xticks([2, 3, 5, 8, 12, 20]); ax.set_xticklabels(['2', '3', '5', '8', '12', '20'])
+        from matplotlib.ticker import NullFormatter
+        ax.set_xscale('log'); ax.set_xticks([2, 3, 5, 8, 12, 20, 40, 70]); ax.set_xticklabels(['2', '3', '5', '8', '12', '20', '40', '70'])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel('mean segments per image'); ax.set_ylabel('per-image U.mIoU (%)'); ax.set_title(f'{name} ({n} images)', fontsize=9)
     axs[0].legend(fontsize=7)
-    fig.suptitle('Equal granularity: lines sweep k = 2..15 per image; stars: each method at its CamVid-train choice (95% CI)', fontsize=9)
+    fig.suptitle(f'Equal granularity: lines sweep k = {KS_REPORT} per image; stars: each method at its CamVid-train choice (95% CI)', fontsize=9)
     fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/equal_granularity.png', dpi=90)
 
 if __name__ == '__main__':
