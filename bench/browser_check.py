@@ -121,7 +121,7 @@ def main(argv=None):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import Select, WebDriverWait
 
-    t_end = time.time() + a.timeout
+    load0, t_end = os.getloadavg()[0], time.time() + a.timeout
     left = lambda: max(1., t_end - time.time())
     weights = shared / 'models' / 'deit_tiny_patch16_224.pth'
     image = shared / 'data' / 'voc2012-val-14' / 'JPEGImages' / 'vainf_0000.jpg'
@@ -211,8 +211,9 @@ def main(argv=None):
     Path(a.results).write_text(
         "# Explorer in a real browser (`bench/browser_check.py`)\n\n"
         "DeiT-tiny/16 (real weights), VOC image `vainf_0000` at 224x224, JupyterLab + headless Chromium on this machine "
-        "(2 CPU cores). *Round trip*: from the browser event to the new image in the page. *Status line*: the widget's own "
-        "report of the Python side.\n\n| action | round trip | status line |\n|---|---|---|\n"
+        f"({os.cpu_count()} CPU cores; 1-minute load average {load0:.1f} at the start, {os.getloadavg()[0]:.1f} at the end — other "
+        "jobs share the cores, so a quiet machine is faster). *Round trip*: from the browser event to the new image in the page. "
+        "*Status line*: the widget's own report of the Python side.\n\n| action | round trip | status line |\n|---|---|---|\n"
         + ''.join(f"| {n} | {t} | {s} |\n" for n, t, s in rows)
         + "\nMean absolute pixel change of the watched image per action: "
         + ', '.join(f"{n} {d:.1f}" for n, d in diffs.items()) + " (0-255).\n" + py)

@@ -15,8 +15,8 @@ from .hooks import family_of
 from .ultra_w import UltraW
 
 # %% auto #0
-__all__ = ['png', 'enlarge', 'heat', 'outline', 'cut_height', 'link_colours', 'dendrogram_png', 'legend_html', 'Explorer',
-           'explore', 'SummaryExplorer', 'explore_summary']
+__all__ = ['ABOVE', 'png', 'enlarge', 'heat', 'outline', 'cut_height', 'link_colours', 'dendrogram_png', 'legend_html',
+           'Explorer', 'explore', 'SummaryExplorer', 'explore_summary']
 
 # %% ../nbs/11_explore.ipynb #00000006
 def png(rgb:np.ndarray # (H, W, 3) float image in [0, 1]
@@ -55,6 +55,8 @@ def outline(rgb:np.ndarray, # (H, W, 3) image in [0, 1]
     return out
 
 # %% ../nbs/11_explore.ipynb #00000009
+ABOVE = '#222222' # links that join different clusters (above the cut)
+
 def cut_height(Z:np.ndarray, # a scipy linkage matrix
                k:int # clusters wanted
               ) -> float:
@@ -64,10 +66,10 @@ def cut_height(Z:np.ndarray, # a scipy linkage matrix
     return float((d[i] + d[i + 1]) / 2)
 
 def link_colours(Z:np.ndarray, token_clusters) -> list:
-    "A hex colour for every leaf and link: its cluster's colour where all its leaves share one cluster, else grey."
+    "A hex colour for every leaf and link: its cluster's colour where all its leaves share one cluster, else `ABOVE`."
     pal, cl = palette(), list(np.asarray(token_clusters))
     for a, b in Z[:, :2].astype(int): cl.append(cl[a] if cl[a] == cl[b] else -1)
-    return ['#999999' if c < 0 else '#%02x%02x%02x' % tuple(pal[c % 20]) for c in cl]
+    return [ABOVE if c < 0 else '#%02x%02x%02x' % tuple(pal[c % 20]) for c in cl]
 
 def dendrogram_png(Z:np.ndarray, token_clusters, height:float, title:str) -> bytes:
     "The dendrogram of the token maps, links coloured like the segments, the cut as a dashed line."
@@ -94,7 +96,7 @@ def legend_html(labels:np.ndarray, # (H, W) segment id of every pixel
         r, g, b = pal[i % 20]
         rows.append(f'<div><span style="display:inline-block;width:12px;height:12px;background:rgb({r},{g},{b});margin-right:4px">'
                     f'</span>segment {i}: {100 * n / labels.size:.0f}% of pixels, {(tc == i).sum()} tokens</div>')
-    if len(ids) > most: rows.append(f'<div>… and {len(ids) - most} smaller segments</div>')
+    if len(ids) > most: rows.append(f'<div>… and {len(ids) - most} smaller segment{"s" * (len(ids) - most > 1)}</div>')
     return '<div style="font-size:12px;line-height:1.5">' + ''.join(rows) + '</div>'
 
 # %% ../nbs/11_explore.ipynb #0000000c
