@@ -110,6 +110,12 @@ def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
           f"(with ahead on {int((gw > go).sum())}/{n} posts). Share of λ on the first context token: with {np.mean([r['first_share'] for r in res['with']]):.1%}, "
           f"without {np.mean([r['first_share'] for r in res['without']]):.1%}. Report stage took {t_rep:.0f} s "
           f"(median per post and condition {np.median([r['t_total'] for c in res for r in res[c]]):.0f} s)."]
+    L += ['', '**Note on the package.** `ultra_nb.llm.comprehensiveness` builds each perturbed input as context ∖ R ⊕ separator ⊕ summary and '
+          'so drops the tokens before the context (the BOS) from the perturbed inputs while the unperturbed S(x, y) keeps it; with a BOS '
+          'that inflates every Comp_k, ULTra and random alike. This script keeps the prefix in every input (identical to the package '
+          'when there is no BOS, checked on a random tiny Llama).', '',
+          f'Default this measurement supports (the condition with the larger mean over k of ULTra − random, paired difference above): '
+          f'sinks {"excluded, BOS first" if np.mean(gw) >= np.mean(go) else "kept, no BOS"}.']
     save('llm_sinks', rows, L)
     p = ROOT / 'bench/results/selection.json'
     js = json.loads(p.read_text())
