@@ -118,11 +118,11 @@ def kmeans(X:torch.Tensor, k:int, iters:int=50, seed:int=0) -> np.ndarray:
         newC = torch.stack([X[lab == j].mean(0) if (lab == j).any() else C[j] for j in range(len(C))])
         if torch.allclose(newC, C): break
         C = newC
-    return np.unique(lab.numpy(), return_inverse=True)[1]
+    return np.unique(lab.cpu().numpy(), return_inverse=True)[1]
 
 def head_segments(cls_heads:torch.Tensor) -> np.ndarray:
     "CRATE-style coarse segmentation: (P, H) CLS attention per head -> (P,) index of the strongest min-max scaled head."
-    return minmax(cls_heads, (0,)).argmax(1).numpy()
+    return minmax(cls_heads, (0,)).argmax(1).cpu().numpy()
 
 def labels_to_pixels(labels, grid:tuple, size:tuple) -> torch.Tensor:
     "Patch labels (P,) to an (H, W) label image, nearest neighbour."

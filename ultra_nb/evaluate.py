@@ -246,9 +246,9 @@ def perturbation_test(model, x, # one image (1, 3, H, W)
     import torch, torch.nn.functional as F
     from ultra_nb.hooks import capture
     pos, neg = perturbation_masks(grid_maps, tokens, frac)
-    m = F.interpolate(torch.cat([pos, neg]).float().view(-1, 1, *grid_maps.shape[1:]), size=x.shape[-2:], mode='nearest')
+    m = F.interpolate(torch.cat([pos, neg]).float().view(-1, 1, *grid_maps.shape[1:]), size=x.shape[-2:], mode='nearest').to(x)
     if mode == 'mask': xt = x * (1 - m)
-    elif mode == 'noise': xt = x + m * sigma * torch.randn(m.shape[0], *x.shape[1:], generator=torch.Generator().manual_seed(seed))
+    elif mode == 'noise': xt = x + m * sigma * torch.randn(m.shape[0], *x.shape[1:], generator=torch.Generator().manual_seed(seed)).to(x)
     else: raise ValueError(f"unknown mode {mode!r}: use 'mask' or 'noise'")
     idx = torch.as_tensor(tokens)
     with capture(model) as cap, torch.no_grad():
