@@ -15,9 +15,10 @@ from ultra_nb.maps import ultra_maps
 from ultra_nb.cluster import (cluster_tokens, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels, head_segments,
                               overlay, plot_zeta_sweep)
 from ultra_nb.evaluate import SegScore, ITIoU, perturbation_test, voc, camvid
+from ultra_nb.cache import MapCache
 
 ROOT = Path(__file__).resolve().parents[1]
-CACHE = ROOT / 'bench/out/segmentation'
+CACHE = ROOT / 'bench/out/segmentation'  # what is not a map (trained W files)
 ZETAS = [0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]  # spans features (small cosine distances) and maps
 BLOCKS = [-1, -3, -5]  # the last block (the paper's layer 13 of DeiT-tiny's 12 blocks) and two earlier ones
 TAUS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
@@ -34,21 +35,15 @@ def config_score(ds, reps, key, zeta, map_scale, cluster_scale):
         s.add(segment_from_clusters(g, cluster_tokens(g, zeta=zeta, map_scale=map_scale), cluster_scale, size=gt.shape).numpy(), gt)
     return s.per_image()
 
-def cached(name, fn):
-    p = CACHE / f'{name}.pt'
-    if p.exists(): return torch.load(p)
-    res = fn()
-    p.parent.mkdir(parents=True, exist_ok=True); torch.save(res, p)
-    return res
+MAPS = MapCache(ROOT / 'bench/out/mapcache')  # the package's map cache: keyed by weights, image content and settings
 
 def representations(model, ds, i, blocks):
     "Grid maps of ULTra per (objective, block) and the baselines' patch vectors (last block), cached per image."
     x = load_image(ds.image(i))
-    key = f'{ds.name}_{Path(ds.items[i][0]).stem}'
-    rep = {f'ultra_{o}@{b}': cached(f'{key}_{o}_{b}', lambda o=o, b=b: ultra_maps(model, x, block=b, objective_=o, size=None)[0])
-           for o, b in blocks}
+    rep = {f'ultra_{o}@{b}': MAPS.get_or_compute(model, x, lambda o=o, b=b: ultra_maps(model, x, block=b, objective_=o, size=None)[0],
+                                                 block=b, objective=o, size='grid') for o, b in blocks}
     for kind in ('features', 'attention', 'rollout', 'cls_heads'):
-        rep[kind] = cached(f'{key}_{kind}', lambda kind=kind: patch_vectors(model, x, kind)[0])
+        rep[kind] = MAPS.get_or_compute(model, x, lambda kind=kind: patch_vectors(model, x, kind)[0], vectors=kind, block=-1)
     return rep
 
 def n_gt_classes(ds, gt): return max(1, len(set(np.unique(gt).tolist()) - set(ds.ignore)))

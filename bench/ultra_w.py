@@ -16,7 +16,7 @@ from ultra_nb.maps import ultra_maps, denormalize
 from ultra_nb.cluster import cluster_tokens, segment_from_clusters
 from ultra_nb.evaluate import SegScore
 from ultra_nb.ultra_w import train_w, w_loss
-from segmentation import ROOT, CACHE, cached, table, save, perturbation, real_material
+from segmentation import ROOT, CACHE, MAPS, table, save, perturbation, real_material
 
 N_TRAIN = 60
 
@@ -24,15 +24,15 @@ def initial_segs(model, ds, idx, block, zeta):
     "ULTra_S segmentation of each image on the patch grid (eq. 6-7 at grid resolution), from cached maps."
     out = []
     for i in tqdm(idx, desc=f'ULTra_S {ds.name}'):
-        g = cached(f'{ds.name}_{Path(ds.items[i][0]).stem}_sum_{block}',
-                   lambda: ultra_maps(model, load_image(ds.image(i)), block=block, size=None)[0])
+        x = load_image(ds.image(i))
+        g = MAPS.get_or_compute(model, x, lambda: ultra_maps(model, x, block=block, size=None)[0], block=block, objective='sum', size='grid')
         out.append(segment_from_clusters(g, cluster_tokens(g, zeta=zeta)).numpy())
     return out
 
 def grid_maps(model, ds, idx, block, objective, tag):
-    return [cached(f'{ds.name}_{Path(ds.items[i][0]).stem}_{tag}_{block}',
-                   lambda i=i: ultra_maps(model, load_image(ds.image(i)), block=block, objective_=objective, size=None)[0])
-            for i in tqdm(idx, desc=f'{tag} maps {ds.name}')]
+    xs = (load_image(ds.image(i)) for i in tqdm(idx, desc=f'{tag} maps {ds.name}'))
+    return [MAPS.get_or_compute(model, x, lambda x=x: ultra_maps(model, x, block=block, objective_=objective, size=None)[0],
+                                block=block, objective=objective, size='grid') for x in xs]
 
 def score(ds, idx, maps, zeta, ks=None):
     "Per-image and dataset scores of segmentations cut at `zeta`, or at `ks[j]` clusters for image j."
