@@ -104,9 +104,9 @@ def comprehensiveness(model, inp:SummaryInput, scores:torch.Tensor, # (|x|,) rel
                       batch:int=8) -> dict: # 'ultra': (K,), 'random': (seeds, K), 'S': S(x, y)
     "Comp_k = (S(x,y) − S(x∖R_k,y)) / |S(x,y)| for the top-k% tokens by `scores` and for random k% (eq. 16–17, sign as in the text)."
     ids = inp.ids[0].tolist()
-    ctx, rest, C = ids[inp.context], ids[inp.context.stop:], inp.context.stop - inp.context.start
-    n_sum = inp.summary.stop - inp.summary.start
-    drop = lambda r: [t for i, t in enumerate(ctx) if i not in r] + rest
+    head, ctx, rest = ids[:inp.context.start], ids[inp.context], ids[inp.context.stop:]  # head: the BOS, kept in every input
+    C, n_sum = len(ctx), inp.summary.stop - inp.summary.start
+    drop = lambda r: head + [t for i, t in enumerate(ctx) if i not in r] + rest
     sizes = [max(1, math.ceil(k / 100 * C)) for k in ks]
     order = scores.argsort(descending=True).tolist()
     sets = [set(order[:n]) for n in sizes]
