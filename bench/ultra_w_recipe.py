@@ -14,7 +14,7 @@ from ultra_nb.ultra_w import train_w, UltraW
 from segmentation import save, table
 from selection import (ROOT, OUT, material, subset, grid_map, run, summary, paired, boot_idx, fmt, cut, segment, ZETA_GRID, N_S)
 
-def main(n_train, n_hold, n_val, seeds):
+def main(n_train, n_hold, n_val, seeds, n_voc=14):
     model, tr, cv, vo = material()
     torch.set_num_threads(2)
     vit = json.loads((ROOT / 'bench/results/selection.json').read_text())['vit']
@@ -44,14 +44,14 @@ def main(n_train, n_hold, n_val, seeds):
         sweep = {z: np.mean([r['miou'] for r in run(tr, hold, hm, gts, 'ULTra_S', z)]) for z in ZETA_GRID}
         res[name] = max(sweep, key=sweep.get)
     out = []
-    for ds, idx in ((cv, list(range(min(n_val, len(cv))))), (vo, list(range(len(vo))))):
+    for ds, idx in ((cv, list(range(min(n_val, len(cv))))), (vo, list(range(min(n_voc, len(vo)))))):
         gts = [ds.label(i) for i in idx]
         bi = boot_idx(len(idx))
         ref = summary(run(ds, idx, [grid_map(model, ds, i, block, 'sum') for i in idx], gts, 'ULTra_S', zs), bi)
         out.append((ds, idx, 'ULTra_S', f'zeta={zs}', ref, None))
         for name, (w, tg, _) in ws.items():
             wm = [grid_map(model, ds, i, block, w.w, name=tg) for i in idx]
-            for z in (res[name], zs):
+            for z in dict.fromkeys((res[name], zs)):
                 s = summary(run(ds, idx, wm, gts, 'ULTra_S', z), bi)
                 out.append((ds, idx, name, f'zeta={z}' + (' (own, held-out train)' if z == res[name] else " (ULTra_S's)"), s, paired(ref, s, bi)))
     lines = ['# ULTra_W by the paper\'s recipe on CamVid-train, `bench/ultra_w_recipe.py`', '',
@@ -73,6 +73,6 @@ def main(n_train, n_hold, n_val, seeds):
 if __name__ == '__main__':
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a.add_argument('--n-train', type=int, default=48); a.add_argument('--n-hold', type=int, default=8)
-    a.add_argument('--n-val', type=int, default=30); a.add_argument('--seeds', type=int, nargs='+', default=[0])
+    a.add_argument('--n-val', type=int, default=30); a.add_argument('--seeds', type=int, nargs='+', default=[0]); a.add_argument('--n-voc', type=int, default=14)
     a = a.parse_args()
-    main(a.n_train, a.n_hold, a.n_val, a.seeds)
+    main(a.n_train, a.n_hold, a.n_val, a.seeds, a.n_voc)
