@@ -12,7 +12,7 @@ import argparse, json, math, random, sys, time
 import numpy as np, torch
 from ultra_nb.hooks import shared_dir, load_causal_lm
 from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, summary_loglik
-from segmentation import ROOT, table, save
+from segmentation import ROOT, save
 
 CACHE = ROOT / 'bench/out/llm_sinks'
 SEL_KS, KS, SEEDS = (10, 20, 40), (5, 10, 20, 30, 50), (0, 1, 2)
@@ -66,15 +66,14 @@ def main(n_select, n_posts, blocks):
     posts = read_tldr(sh / 'data/tldr/tldr_val_1945.csv')
     random.Random(0).shuffle(posts)
     select, report = posts[:n_select], posts[n_select:n_select + n_posts]
-    t0 = time.time(); sweep = {}
+    sweep, t_sel = {}, 0.
     for b in blocks:
-        for cond in CONDITIONS: sweep[b, cond] = [gain(post_result(model, tok, p, b, cond, SEL_KS)) for p in select]
-        print(f'block {b} done, {time.time() - t0:.0f} s', flush=True)
-    t_sel = time.time() - t0
+        for cond in CONDITIONS:
+            rs = [post_result(model, tok, p, b, cond, SEL_KS) for p in select]
+            sweep[b, cond], t_sel = [gain(r) for r in rs], t_sel + sum(r['t_total'] for r in rs)
     block = max(blocks, key=lambda b: np.mean(sweep[b, 'with'] + sweep[b, 'without']))
-    t0 = time.time()
     res = {cond: [post_result(model, tok, p, block, cond, KS) for p in report] for cond in CONDITIONS}
-    write(res, sweep, blocks, block, n_select, len(posts), t_sel, time.time() - t0)
+    write(res, sweep, blocks, block, n_select, len(posts), t_sel, sum(r['t_total'] for c in res for r in res[c]))
 
 def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
     L = ['# Attention sinks in Token Contribution Scores, SmolLM2-135M-Instruct (GGUF, fp32), `bench/llm_sinks.py`', '',
@@ -87,7 +86,7 @@ def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
          '| block | with | without |', '|---|---|---|']
     L += [f"| {b} | {np.mean(sweep[b, 'with']):+.4f} | {np.mean(sweep[b, 'without']):+.4f} |" for b in blocks]
     n = len(res['with'])
-    L += ['', f'→ **block {block}** (0-based; 29 is the last). Selection took {t_sel:.0f} s.', '',
+    L += ['', f'→ **block {block}** (0-based; 29 is the last). Selection compute: {t_sel:.0f} s (sum of the per-post times recorded when first computed).', '',
           f'## Comp_k on the next {n} posts (not used for selection), block {block}', '',
           'mean [bootstrap 95% interval over posts]; wins: posts where ULTra beats random at that k.', '',
           '| k | ULTra with | random with | ULTra − random, with | wins | ULTra without | random without | ULTra − random, without | wins | ULTra with − ULTra without |',
@@ -108,7 +107,7 @@ def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
     gw = np.array([gain(r) for r in res['with']]); go = np.array([gain(r) for r in res['without']])
     L += ['', f"Mean over k of (ULTra − random): with {f(boot(gw))}, without {f(boot(go))}; paired with − without: {f(boot(gw - go))} "
           f"(with ahead on {int((gw > go).sum())}/{n} posts). Share of λ on the first context token: with {np.mean([r['first_share'] for r in res['with']]):.1%}, "
-          f"without {np.mean([r['first_share'] for r in res['without']]):.1%}. Report stage took {t_rep:.0f} s "
+          f"without {np.mean([r['first_share'] for r in res['without']]):.1%}. Report compute: {t_rep:.0f} s summed over posts and conditions "
           f"(median per post and condition {np.median([r['t_total'] for c in res for r in res[c]]):.0f} s)."]
     L += ['', '**Note on the package.** `ultra_nb.llm.comprehensiveness` builds each perturbed input as context ∖ R ⊕ separator ⊕ summary and '
           'so drops the tokens before the context (the BOS) from the perturbed inputs while the unperturbed S(x, y) keeps it; with a BOS '

@@ -6,10 +6,10 @@ DeiT-tiny (real weights). Stages (each resumable: every map is cached under benc
 - select:    block per objective, zeta per method, tau, k rule, on that subset only; layer-sweep figure
 - report:    CamVid-val (101) and VOC-14 at the chosen settings (VOC takes the CamVid choice unchanged): bootstrap
              intervals, paired differences against ULTra_S, equal-granularity sweep and figure
-- llm:       SmolLM2 block sweep and Comp_k with / without attention-sink handling (bench/llm_sinks.py)
-- w:         ULTra_W trained on CamVid-train (bench/ultra_w_recipe.py)
 
-    python bench/selection.py [--stage maps select report llm w]
+The LLM sink comparison is bench/llm_sinks.py, ULTra_W by the recipe bench/ultra_w_recipe.py (both read selection.json).
+
+    python bench/selection.py [--stage maps select report] [--n-s 8] [--n-e 4]
 """
 import argparse, hashlib, json, sys, time
 from pathlib import Path
@@ -17,14 +17,14 @@ import numpy as np, torch, torch.nn.functional as F
 from ultra_nb.hooks import shared_dir, load_timm, load_image
 from ultra_nb.maps import ultra_maps
 from scipy.cluster.hierarchy import linkage, fcluster
-from ultra_nb.cluster import cluster_tokens, segment_from_clusters, minmax, patch_vectors, kmeans, labels_to_pixels, head_segments
+from ultra_nb.cluster import minmax, patch_vectors, kmeans, labels_to_pixels, head_segments
 from ultra_nb.evaluate import camvid, voc, SegScore, hungarian, tp_fp_fn, ITIoU
-from segmentation import ZETAS, n_gt_classes, table, save
+from segmentation import ZETAS, n_gt_classes, save
 from spectral import spectral_segments
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / 'bench/out/select'
-N_BLOCKS, SEED, N_S, N_E = 12, 0, 16, 8
+N_BLOCKS, SEED, N_S, N_E = 12, 0, 8, 4
 BUDGET_MB = 4096
 
 def material():
@@ -195,7 +195,7 @@ def write_selection(tr, sel, sweep, ksweep, bsweep, krule, tau_sweep):
     old = json.loads(p.read_text()) if p.exists() else {}
     k_rule = {m: (f'k = {k} fixed per image' if k != 'eigengap' else 'k at the largest Laplacian eigengap (2..15)') for m, k in sel['k'].items()}
     k_text = '; '.join(f'{m}: {r}' for m, r in k_rule.items()) + f' (chosen among fixed k in {list(KS)} and, for spectral, the eigengap)' 
-    js = dict(split=split, date='2026-11-24', source='python bench/selection.py --stage maps select report', backbone='deit_tiny_patch16_224',
+    js = dict(split=split, date='2026-11-24', source=f"python bench/selection.py --n-s {sel['n_s']} --n-e {sel['n_e']}", backbone='deit_tiny_patch16_224',
               vit=dict(block=b['ULTra_S'], block_from_end=b['ULTra_S'] - N_BLOCKS, objective='sum', block_energy=b['ULTra_E'],
                        zeta=z, tau=sel['tau'], k_rule=k_text, k=sel['k'], metric='cosine', linkage='average', map_scale=True,
                        criterion='mean per-image U.mIoU (Hungarian match per image)'),

@@ -11,8 +11,8 @@ import argparse, json, time
 import numpy as np, torch
 from ultra_nb.hooks import load_image
 from ultra_nb.ultra_w import train_w, UltraW
-from segmentation import save, table
-from selection import (ROOT, OUT, material, subset, grid_map, run, summary, paired, boot_idx, fmt, cut, segment, ZETA_GRID, N_S)
+from segmentation import save
+from selection import (ROOT, OUT, material, subset, grid_map, run, summary, paired, boot_idx, fmt, cut, segment, ZETA_GRID)
 
 def main(n_train, n_hold, n_val, seeds, n_voc=14):
     model, tr, cv, vo = material()
