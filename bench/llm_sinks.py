@@ -8,31 +8,15 @@ condition in bench/out/llm_sinks/. Writes bench/results/llm_sinks.{csv,md} and a
 
     python bench/llm_sinks.py [--select 4] [--posts 20] [--blocks 5 11 17 23 29]
 """
-import argparse, json, math, random, sys, time
+import argparse, json, random, sys, time
 import numpy as np, torch
 from ultra_nb.hooks import shared_dir, load_causal_lm
-from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, summary_loglik
+from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, comprehensiveness
 from segmentation import ROOT, save
 
 CACHE = ROOT / 'bench/out/llm_sinks'
 SEL_KS, KS, SEEDS = (10, 20, 40), (5, 10, 20, 30, 50), (0, 1, 2)
 CONDITIONS = {'with': dict(bos=True, keep=False), 'without': dict(bos=False, keep=True)}
-
-def comprehensiveness(model, inp, scores, ks, seeds, batch=8):
-    """ultra_nb.llm.comprehensiveness, except that the tokens before the context (the BOS) stay in every perturbed input.
-    (The package's version drops them from the perturbed inputs only; identical when there is no BOS.)"""
-    ids = inp.ids[0].tolist()
-    head, ctx, rest = ids[:inp.context.start], ids[inp.context], ids[inp.context.stop:]
-    C, n_sum = len(ctx), inp.summary.stop - inp.summary.start
-    sizes = [max(1, math.ceil(k / 100 * C)) for k in ks]
-    order = scores.argsort(descending=True).tolist()
-    sets = [set(order[:n]) for n in sizes]
-    for s in seeds:
-        perm = torch.randperm(C, generator=torch.Generator().manual_seed(s)).tolist()
-        sets += [set(perm[:n]) for n in sizes]
-    S = summary_loglik(model, [ids] + [head + [t for i, t in enumerate(ctx) if i not in r] + rest for r in sets], n_sum, batch)
-    comp = (S[0] - S[1:]) / abs(S[0])
-    return dict(ultra=comp[:len(ks)], random=comp[len(ks):].reshape(len(seeds), len(ks)), S=S[0])
 
 def post_result(model, tok, post, block, cond, ks):
     "Comp_k of ULTra and of random removal for one post, block and condition, cached."
@@ -80,7 +64,7 @@ def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
          f'Posts: TL;DR validation, {n_kept} kept, shuffled with seed 0 (as bench/llm.py). **with**: BOS first, sinks left out of λ '
          '(`build_input(bos=True)`, `contribution_scores(maps, sinks=inp.sinks)`); **without**: no BOS, λ keeps the first context token '
          '(`bos=False`, `sinks=()`, the old behaviour). Comp_k = (S(x,y) − S(x∖R_k,y)) / |S(x,y)|; random: seeds '
-         f'{SEEDS} averaged per post. The BOS stays in every perturbed input (bench-local comprehensiveness; see the note at the end).', '',
+         f'{SEEDS} averaged per post. The BOS stays in every perturbed input (`comprehensiveness` as of commit 0c4f88d).', '',
          f'## Block selection on the first {n_select} posts (subsampled: blocks {blocks}, k = {SEL_KS}%)', '',
          'Mean over posts of (mean over k of Comp_ULTra − Comp_random), per condition; the block maximises the mean of both.', '',
          '| block | with | without |', '|---|---|---|']
@@ -109,11 +93,7 @@ def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
           f"(with ahead on {int((gw > go).sum())}/{n} posts). Share of λ on the first context token: with {np.mean([r['first_share'] for r in res['with']]):.1%}, "
           f"without {np.mean([r['first_share'] for r in res['without']]):.1%}. Report compute: {t_rep:.0f} s summed over posts and conditions "
           f"(median per post and condition {np.median([r['t_total'] for c in res for r in res[c]]):.0f} s)."]
-    L += ['', '**Note on the package.** `ultra_nb.llm.comprehensiveness` builds each perturbed input as context ∖ R ⊕ separator ⊕ summary and '
-          'so drops the tokens before the context (the BOS) from the perturbed inputs while the unperturbed S(x, y) keeps it; with a BOS '
-          'that inflates every Comp_k, ULTra and random alike. This script keeps the prefix in every input (identical to the package '
-          'when there is no BOS, checked on a random tiny Llama).', '',
-          f'Default this measurement supports (the condition with the larger mean over k of ULTra − random, paired difference above): '
+    L += ['', f'Default this measurement supports (the condition with the larger mean over k of ULTra − random, paired difference above): '
           f'sinks {"excluded, BOS first" if np.mean(gw) >= np.mean(go) else "kept, no BOS"}.']
     save('llm_sinks', rows, L)
     p = ROOT / 'bench/results/selection.json'
