@@ -53,7 +53,7 @@ def test_readme_real_quickstarts_run(shared, tmp_path):
     assert 'torch.Size([1, 196, 14, 14])' in out and 'preset' in out
     code = _real(text, shared, tmp_path) + "print(e.top(3), e.block, e.sinks)\n"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
-    assert ' 14 ()' in out
+    assert ' 8 ()' in out
 
 def test_optional_dependencies_stay_optional():
     "Importing the package must not pull in open_clip or transformers (they are extras)."
