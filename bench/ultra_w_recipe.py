@@ -5,7 +5,7 @@ the first --n-train images of the seeded CamVid-train permutation after the --n-
 ULTra_W's own zeta). Reported on the first --n-val CamVid-val images and all VOC-14 images, next to ULTra_S on the same
 images. Maps cached in bench/out/select/. Writes bench/results/ultra_w_recipe.{csv,md}.
 
-    python bench/ultra_w_recipe.py [--n-train 48] [--n-hold 8] [--n-val 30] [--seeds 0]
+    python bench/ultra_w_recipe.py [--n-train 48] [--n-hold 6] [--n-val 25] [--seeds 0 1 2]
 """
 import argparse, json, time
 import numpy as np, torch
@@ -72,7 +72,7 @@ def main(n_train, n_hold, n_val, seeds, n_voc=14):
 
 if __name__ == '__main__':
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    a.add_argument('--n-train', type=int, default=48); a.add_argument('--n-hold', type=int, default=8)
-    a.add_argument('--n-val', type=int, default=30); a.add_argument('--seeds', type=int, nargs='+', default=[0]); a.add_argument('--n-voc', type=int, default=14)
+    a.add_argument('--n-train', type=int, default=48); a.add_argument('--n-hold', type=int, default=6)
+    a.add_argument('--n-val', type=int, default=25); a.add_argument('--seeds', type=int, nargs='+', default=[0, 1, 2]); a.add_argument('--n-voc', type=int, default=14)
     a = a.parse_args()
     main(a.n_train, a.n_hold, a.n_val, a.seeds, a.n_voc)
