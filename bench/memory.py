@@ -25,14 +25,13 @@ def status_mb(key):
 def child(arch, n_tokens, budget):
     "In a fresh process: peak RSS growth of one `ultra_maps` call on `n_tokens` targets of a 448x448 image."
     import timm
-    from ultra_nb.maps import ultra_maps, _bytes_per_target
+    from ultra_nb.maps import ultra_maps, _chunk
     torch.manual_seed(0)
     model = timm.create_model(arch, pretrained=False, img_size=SIZE).eval()
     x = torch.randn(1, 3, SIZE, SIZE)
     N, D = model.patch_embed.num_patches + model.num_prefix_tokens, model.embed_dim
     meta = lambda *shape: torch.empty(*shape, device='meta')  # shapes only, for the engine's own estimate
-    per_target = _bytes_per_target([meta(1, b.attn.num_heads, N, N) for b in model.blocks], meta(1, N, D))
-    chunk = max(1, int(budget * 2 ** 20 // per_target))
+    chunk, per_target = _chunk(meta(1, model.blocks[-1].attn.num_heads, N, N), meta(1, N, D), budget)
     tokens = model.num_prefix_tokens + torch.linspace(0, N - model.num_prefix_tokens - 1, n_tokens).round().long()
     with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset VmHWM to the current RSS
     before = status_mb('VmRSS')
@@ -55,8 +54,8 @@ def main(budget):
              f"timm models with random weights, one random 448x448 image, last block, objective 'sum', default `budget_mb={budget:g}` "
              "of `ultra_maps`, CPU, float32. Each row is a fresh process; `peak_growth_mb` = VmHWM - VmRSS around the one call, "
              "forward pass included (high-water mark reset just before it), measured for `targets` tokens spread over the grid: nothing "
-             "extrapolated. `est_mb_per_target` is the engine's own estimate that sets the `chunk` of targets per batched "
-             "backward pass (at least 1, so a single target larger than the budget still runs, alone).", '',
+             "extrapolated. `est_mb_per_target` is the engine's own estimate of what one target adds to the backward pass through one block "
+             "(the engine holds one block's graph at a time); with one block's rerun held once, it sets the `chunk` of targets per batched pass (1 to 64).", '',
              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head), *('| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows), '',
              'Whether the peak stays within the budget: ' + '; '.join(
                  f"{r['model']}: peak growth {r['peak_growth_mb']} MB vs budget {budget:g} MB "

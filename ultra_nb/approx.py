@@ -5,7 +5,7 @@
 # %% ../nbs/09a_approx.ipynb #7e2ef6e9
 from __future__ import annotations
 import torch
-from .hooks import Trace, capture, family_of
+from .hooks import capture, family_of
 from .maps import objective, precomputed_activation_grads, check_block, ultra_rows, rows_to_maps, _rows, _finite
 
 # %% auto #0
@@ -23,13 +23,12 @@ def shallow_rows(model, x, # as `ultra_rows`
     with capture(model) as cap, precomputed_activation_grads(cap.fam.model):
         block = check_block(block, len(cap.fam.blocks()))
         lo = max(0, block + 1 - top)
-        tr = cap(x, upto=block, **kw)
-        N = tr.tokens[block].shape[1]
+        rp = cap.record(x, upto=block, **kw)
+        N = rp.n_tokens(block)
         targets = torch.arange(N) if tokens is None else torch.as_tensor(tokens).reshape(-1)
         if targets.is_floating_point() or (len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < N)):
             raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens; got {targets.tolist()[:8]}")
-        # the same engine on the trace cut below block `lo`: autograd then never runs below it
-        return _finite(_rows(Trace(tr.tokens[lo:], tr.attns[lo:]), f, block - lo, targets, budget_mb).detach(), x)
+        return _finite(_rows(rp, f, block, targets, budget_mb, lo).detach(), x)  # the engine's walk stops at block `lo`
 
 # %% ../nbs/09a_approx.ipynb #04701e7b
 def strided_tokens(grid:tuple, # patch grid (h, w)

@@ -11,8 +11,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FAMILY_MODULES', 'Trace', 'Family', 'register_family', 'families', 'supported',
-           'family_of', 'capture', 'load_timm', 'load_open_clip', 'load_causal_lm', 'load_hf_vision', 'fit_image',
-           'load_image', 'shared_dir']
+           'family_of', 'capture', 'Replay', 'load_timm', 'load_open_clip', 'load_causal_lm', 'load_hf_vision',
+           'fit_image', 'load_image', 'shared_dir']
 
 # %% ../nbs/00_hooks.ipynb #c1a318e9
 @dataclass
@@ -94,10 +94,27 @@ def family_of(model) -> Family:
 # %% ../nbs/00_hooks.ipynb #ce6d2f29
 class _Stop(Exception): "Raised by a hook to end the forward pass after the last block needed."
 
-def _leaf_prehook(mod, args, kwargs):
-    if args: return (args[0].detach().requires_grad_(),) + tuple(args[1:]), kwargs
-    k = next(k for k in ('hidden_states', 'x', 'q_x') if k in kwargs)
-    return args, {**kwargs, k: kwargs[k].detach().requires_grad_()}
+_HIDDEN = ('hidden_states', 'x', 'q_x')  # keyword names blocks take their tokens under
+
+def _hidden(args, kwargs):
+    "The token tensor a block was called with."
+    return args[0] if args else kwargs[next(k for k in _HIDDEN if k in kwargs)]
+
+def _with_hidden(args, kwargs, h):
+    "A block's call arguments with its token tensor replaced by `h`."
+    if args: return (h,) + tuple(args[1:]), kwargs
+    k = next(k for k in _HIDDEN if k in kwargs)
+    return args, {**kwargs, k: h}
+
+def _leaf_prehook(mod, args, kwargs): return _with_hidden(args, kwargs, _hidden(args, kwargs).detach().requires_grad_())
+
+def _check_attn(i, mod, attns, tok):
+    "The one-sentence errors for block `i` when its attention was not recorded, or is not one (B, H, N, N) matrix."
+    if not attns: raise RuntimeError(f"block {i} ran without recording its attention probabilities ({type(mod).__name__}): "
+                                     "a fused attention path is still active")
+    if len(attns) > 1 or attns[-1].dim() != 4 or attns[-1].shape[-2:] != (tok.shape[1],) * 2:
+        raise RuntimeError(f"block {i}'s attention is not one (B, H, N, N) matrix over its {tok.shape[1]} tokens: "
+                           "windowed or pooled attention has no token-to-token matrix for ULTra to differentiate")
 
 def _traced(fam: Family, x, upto=None, **kw) -> Trace:
     "Run `fam`'s model on `x`, recording block outputs and attention up to block `upto` (all when None)."
@@ -107,12 +124,7 @@ def _traced(fam: Family, x, upto=None, **kw) -> Trace:
     def on_block(i):
         def hook(mod, args, out):
             tokens.append(fam.block_out(out))
-            if len(attns) < len(tokens): raise RuntimeError(
-                f"block {i} ran without recording its attention probabilities ({type(mod).__name__}): "
-                "a fused attention path is still active")
-            if len(attns) > len(tokens) or attns[-1].dim() != 4 or attns[-1].shape[-2:] != (tokens[-1].shape[1],) * 2:
-                raise RuntimeError(f"block {i}'s attention is not one (B, H, N, N) matrix over its {tokens[-1].shape[1]} tokens: "
-                                   "windowed or pooled attention has no token-to-token matrix for ULTra to differentiate")
+            _check_attn(i, mod, attns[len(tokens) - 1:], tokens[-1])
             if i == last and upto is not None: raise _Stop
         return hook
     for i, blk in enumerate(blocks[:last + 1]):
@@ -153,10 +165,63 @@ class capture:
                 ) -> Trace:
         _check_finite(x)
         return _traced(self.fam, x, upto, **kw)
+    def record(self, x, # as for calling
+               upto:int, # the last block needed (index into the blocks)
+               **kw) -> Replay:
+        "Run the model without a graph up to block `upto`, keeping each block's call for `Replay.run`."
+        _check_finite(x)
+        self.fam.unpatch()  # the model's own attention, fused where it has it: no N×N matrix is needed in this pass
+        try: return _recorded(self.fam, x, upto, **kw)
+        finally: self.fam.patch()
     @property
     def prefix(self): return self.fam.prefix
     @property
     def grid(self): return self.fam.grid
+
+# %% ../nbs/00_hooks.ipynb #f45c17dc
+class Replay:
+    "What each block of one forward pass was called with, kept without a graph; `run(i)` reruns block `i` with gradients."
+    def __init__(self, fam:Family, calls:list): self.fam, self.calls, self.blocks = fam, calls, list(fam.blocks())
+
+    def n_tokens(self, i:int) -> int: "Tokens in block `i`'s sequence."; return self.fam.block_out(_hidden(*self.calls[i])).shape[1]
+
+    def run(self, i:int) -> tuple: # (h, link, z, attn)
+        "Block `i` again: its input `h` as a leaf that needs grad, its raw output `link` (the next block's input), its tokens z (B, N, D) and attention (B, H, N, N)."
+        args, kwargs = self.calls[i]
+        h, (mod, extract), attns = _hidden(args, kwargs).detach().requires_grad_(), self.fam.attn_source(i), []
+        hook = mod.register_forward_hook(lambda m, a, o: attns.append(extract(o)))
+        try:
+            a, k = _with_hidden(args, kwargs, h)
+            with torch.enable_grad(): out = self.blocks[i](*a, **k)
+        finally: hook.remove()
+        z = self.fam.block_out(out)
+        _check_attn(i, self.blocks[i], attns, z)
+        return h, out[0] if isinstance(out, tuple) else out, z, attns[0]
+
+def _recorded(fam: Family, x, upto:int, **kw) -> Replay:
+    "Run `fam`'s model on `x` without a graph up to block `upto`, keeping each block's call arguments."
+    blocks = list(fam.blocks())
+    last = range(len(blocks))[upto]
+    calls, links, hooks = [], [], []
+    def before(i):
+        def hook(mod, args, kwargs):
+            if i and _hidden(args, kwargs) is not links[-1]: raise RuntimeError(
+                f"block {i} of {fam.name} does not take block {i - 1}'s output as it is, so ULTra cannot walk the blocks one by one")
+            calls.append((args, kwargs))
+            if i == last: raise _Stop
+        return hook
+    for i, blk in enumerate(blocks[:last + 1]):
+        if fam.attn_source(i) is None: raise NotImplementedError(
+            f"{type(fam).__name__}.attn_source does not say where block {i}'s attention probabilities are")
+        hooks.append(blk.register_forward_pre_hook(before(i), with_kwargs=True))
+        hooks.append(blk.register_forward_hook(lambda m, a, o: links.append(o[0] if isinstance(o, tuple) else o)))
+    try:
+        with torch.no_grad(): fam.run(fam.check_input(x), **kw)
+    except _Stop: pass
+    finally:
+        for h in hooks: h.remove()
+    if len(calls) != last + 1: raise RuntimeError(f"expected {last + 1} block calls, recorded {len(calls)}")
+    return Replay(fam, calls)
 
 # %% ../nbs/00_hooks.ipynb #1fad677b
 def load_timm(name:str, # a timm model name, e.g. 'deit_tiny_patch16_224' or 'vit_small_patch16_224.dino'

@@ -9,8 +9,9 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
 # %% auto #0
-__all__ = ['block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'ultra_rows', 'gradient_rollout',
-           'ultra_rows_reference', 'rows_to_maps', 'ultra_maps', 'denormalize', 'show_token_maps', 'tile_maps']
+__all__ = ['MAX_CHUNK', 'block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'ultra_rows',
+           'gradient_rollout', 'ultra_rows_reference', 'rows_to_maps', 'ultra_maps', 'denormalize', 'show_token_maps',
+           'tile_maps']
 
 # %% ../nbs/01_maps.ipynb #d9eb2257
 def block_of_layer(layer:int, # the paper's layer index l (embeddings are l = 1)
@@ -64,10 +65,16 @@ def precomputed_activation_grads(model):
         for m in acts: del m.forward
 
 # %% ../nbs/01_maps.ipynb #46d50873
-def _bytes_per_target(attns, tokens) -> int:
-    "Rough peak bytes one target adds to a batched pass: attention grads + products, and backward activations."
+MAX_CHUNK = 64  # more targets per pass gain nothing, and on a CPU lose to cache misses
+
+def _chunk(attn, # one block's attention (B, H, N, N), or a meta tensor of that shape
+           tokens, # its tokens (B, N, D)
+           budget_mb:float) -> tuple: # (targets per batched pass, estimated bytes per target)
+    "Targets per pass within the budget: one block's rerun is held once (attention, logits, activations); each target adds attention and softmax grads, their product with A, activations."
     B, N, D = tokens.shape
-    return tokens.element_size() * B * (sum(2 * a[0].numel() for a in attns) + 16 * len(attns) * N * D)
+    e, a = tokens.element_size() * B, attn[0].numel()
+    per, fixed = e * (4 * a + 16 * N * D), e * (3 * a + 16 * N * D)
+    return max(1, min(MAX_CHUNK, int((budget_mb * 2 ** 20 - fixed) // per))), per
 
 def check_block(block:int, # 0-based block index, or negative from the end
                 n_blocks:int # the model's number of blocks
@@ -84,22 +91,28 @@ def _finite(rows, x):
     raise ValueError("the maps came out NaN or infinite because the model overflowed" + (f" on input values up to {big:.3g}" if big else '') +
                      ": pass a normalised input (images about -3..3, e.g. from `load_image`)")
 
-def _rows(tr, f, block, targets, budget_mb) -> torch.Tensor:
-    "ULTra rows (B, T, N) of `targets` for the traced pass `tr`; see `ultra_rows`."
-    attns, z = tr.attns[:block + 1], tr.tokens[block]
-    fz = f(z)
-    B, N = fz.shape
-    chunk = max(1, int(budget_mb * 2 ** 20 // _bytes_per_target(attns, z)))
-    vjp = torch.func.vmap(lambda seed: torch.autograd.grad(fz, attns, seed, retain_graph=True))
-    out = []
-    for t in targets.split(chunk):
+
+def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
+    "ULTra rows (B, T, N) of `targets` from the recorded pass `rp`, walking down from `block` to block `lo`; see `ultra_rows`."
+    out, chunk, done = [], None, 0
+    while done < len(targets):
+        h, _, z, a = rp.run(block)
+        fz = f(z)
+        B, N = fz.shape
+        chunk = chunk or _chunk(a, z, budget_mb)[0]
+        t = targets[done:done + chunk]
+        done += len(t)
         seeds = torch.zeros(len(t), B, N, dtype=fz.dtype, device=fz.device)
         seeds[torch.arange(len(t)), :, t] = 1
-        grads = list(vjp(seeds))
-        v = seeds
-        for a in reversed(attns):
-            c = (grads.pop() * a.detach()).clamp_min_(0).mean(2)  # (T, B, N, N)
+        v, y, cot = seeds, fz, seeds
+        for b in range(block, lo - 1, -1):
+            if b < block: h, y, _, a = rp.run(b)
+            ins = (a, h) if b > lo else (a,)
+            g = torch.func.vmap(lambda c: torch.autograd.grad(y, ins, c))(cot)  # this block's graph is freed here
+            c = g[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (T, B, N, N)
             v = v + torch.einsum('tbn,tbnm->tbm', v, c)
+            cot = g[-1]  # ∂f/∂(this block's input): the cotangent of the block below's output
+            del g, c, a, h, y, ins  # before the next block is rerun: one block's tensors alive at a time
         out.append(v.transpose(0, 1))
     return torch.cat(out, 1)
 
@@ -110,20 +123,20 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
                block:int=-1, # 0-based block whose output is the target (see `block_of_layer`)
                objective_=None, # 'sum', 'energy', a W tensor or a callable; see `objective`
                normalize:bool=False, # divide tokens by their detached norm before f
-               budget_mb:float=1024, # memory for one chunk of targets; sets how many targets share a pass
+               budget_mb:float=1024, # memory for one chunk of targets in one block; sets how many targets share a pass
                **kw # passed on to the model
               ) -> torch.Tensor: # (B, T, N): row i of R_i over all N input tokens, prefix included
-    "Exact ULTra relevance rows for many target tokens in one forward pass and batched backward passes."
+    "Exact ULTra relevance rows for many target tokens from batched backward passes, one block at a time."
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
     with capture(model) as cap, precomputed_activation_grads(cap.fam.model):
         block = check_block(block, len(cap.fam.blocks()))
-        tr = cap(x, upto=block, **kw)
-        N = tr.tokens[block].shape[1]
+        rp = cap.record(x, upto=block, **kw)
+        N = rp.n_tokens(block)
         targets = torch.arange(N) if tokens is None else torch.as_tensor(tokens).reshape(-1)
         if targets.is_floating_point() or (len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < N)):
             raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens (negative indices do not "
                              f"count from the end); got {targets.tolist()[:8]}")
-        return _finite(_rows(tr, f, block, targets, budget_mb).detach(), x)
+        return _finite(_rows(rp, f, block, targets, budget_mb).detach(), x)
 
 # %% ../nbs/01_maps.ipynb #ec197732
 def gradient_rollout(attns:list, # per block, (B, H, N, N) attention probabilities
