@@ -170,9 +170,7 @@ class capture:
                **kw) -> Replay:
         "Run the model without a graph up to block `upto`, keeping each block's call for `Replay.run`."
         _check_finite(x)
-        self.fam.unpatch()  # the model's own attention, fused where it has it: no N×N matrix is needed in this pass
-        try: return _recorded(self.fam, x, upto, **kw)
-        finally: self.fam.patch()
+        return _recorded(self.fam, x, upto, **kw)  # the same explicit attention as the reruns: identical block inputs
     @property
     def prefix(self): return self.fam.prefix
     @property

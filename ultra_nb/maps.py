@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_maps.ipynb #2b11b9ee
 from __future__ import annotations
-import contextlib, math
+import contextlib, math, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
@@ -74,6 +74,9 @@ def _chunk(attn, # one block's attention (B, H, N, N), or a meta tensor of that 
     B, N, D = tokens.shape
     e, a = tokens.element_size() * B, attn[0].numel()
     per, fixed = e * (4 * a + 16 * N * D), e * (3 * a + 16 * N * D)
+    if per + fixed > budget_mb * 2 ** 20: warnings.warn(
+        f"one target at this input size may need up to {(per + fixed) / 2 ** 20:.0f} MB (one block's attention and its backward), more than "
+        f"budget_mb={budget_mb:g}: the maps are computed one target at a time, above the budget; pass a larger budget_mb to silence this")
     return max(1, min(MAX_CHUNK, int((budget_mb * 2 ** 20 - fixed) // per))), per
 
 def check_block(block:int, # 0-based block index, or negative from the end
