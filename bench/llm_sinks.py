@@ -2,11 +2,11 @@
 
 "with": the tokenizer's BOS first (build_input(bos=True)), sinks left out of λ (inp.sinks); "without": no BOS, sinks=()
 (λ keeps the first context token, the old behaviour). Posts shuffled with seed 0 as bench/llm.py does; the first
---select posts choose the block (mean over k of Comp_ULTra − Comp_random, averaged over both conditions); the next
+--select posts choose the block (mean over k of Comp_ULTra − Comp_random, averaged over the --select-conds conditions); the next
 --posts are reported at that block under both conditions with the same ks and random seeds. Cached per post / block /
 condition in bench/out/llm_sinks/. Writes bench/results/llm_sinks.{csv,md} and adds "llm" to bench/results/selection.json.
 
-    python bench/llm_sinks.py [--select 4] [--posts 20] [--blocks 5 11 17 23 29]
+    python bench/llm_sinks.py [--select 4] [--posts 20] [--blocks 5 11 17 23 29] [--select-conds with without]
 """
 import argparse, json, random, sys, time
 import numpy as np, torch
@@ -42,7 +42,7 @@ def boot(d, n_boot=2000, seed=0):
     i = np.random.default_rng(seed).integers(0, len(d), (n_boot, len(d)))
     return d.mean(), *np.percentile(d[i].mean(1), [2.5, 97.5])
 
-def main(n_select, n_posts, blocks):
+def main(n_select, n_posts, blocks, sel_conds):
     sh = shared_dir()
     if sh is None: sys.exit("bench/llm_sinks.py needs ../shared (SmolLM2 GGUF and the TL;DR posts)")
     torch.set_num_threads(2)
@@ -52,23 +52,23 @@ def main(n_select, n_posts, blocks):
     select, report = posts[:n_select], posts[n_select:n_select + n_posts]
     sweep, t_sel = {}, 0.
     for b in blocks:
-        for cond in CONDITIONS:
+        for cond in sel_conds:
             rs = [post_result(model, tok, p, b, cond, SEL_KS) for p in select]
             sweep[b, cond], t_sel = [gain(r) for r in rs], t_sel + sum(r['t_total'] for r in rs)
-    block = max(blocks, key=lambda b: np.mean(sweep[b, 'with'] + sweep[b, 'without']))
+    block = max(blocks, key=lambda b: np.mean(sum((sweep[b, c] for c in sel_conds), [])))
     res = {cond: [post_result(model, tok, p, block, cond, KS) for p in report] for cond in CONDITIONS}
-    write(res, sweep, blocks, block, n_select, len(posts), t_sel, sum(r['t_total'] for c in res for r in res[c]))
+    write(res, sweep, blocks, block, n_select, len(posts), t_sel, sum(r['t_total'] for c in res for r in res[c]), sel_conds)
 
-def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
+def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep, sel_conds):
     L = ['# Attention sinks in Token Contribution Scores, SmolLM2-135M-Instruct (GGUF, fp32), `bench/llm_sinks.py`', '',
          f'Posts: TL;DR validation, {n_kept} kept, shuffled with seed 0 (as bench/llm.py). **with**: BOS first, sinks left out of λ '
          '(`build_input(bos=True)`, `contribution_scores(maps, sinks=inp.sinks)`); **without**: no BOS, λ keeps the first context token '
          '(`bos=False`, `sinks=()`, the old behaviour). Comp_k = (S(x,y) − S(x∖R_k,y)) / |S(x,y)|; random: seeds '
          f'{SEEDS} averaged per post. The BOS stays in every perturbed input (`comprehensiveness` as of commit 0c4f88d).', '',
          f'## Block selection on the first {n_select} posts (subsampled: blocks {blocks}, k = {SEL_KS}%)', '',
-         'Mean over posts of (mean over k of Comp_ULTra − Comp_random), per condition; the block maximises the mean of both.', '',
+         f"Mean over posts of (mean over k of Comp_ULTra − Comp_random), per condition; the block maximises the mean over {' and '.join(sel_conds)} (— not run).", '',
          '| block | with | without |', '|---|---|---|']
-    L += [f"| {b} | {np.mean(sweep[b, 'with']):+.4f} | {np.mean(sweep[b, 'without']):+.4f} |" for b in blocks]
+    L += ['| ' + ' | '.join([str(b)] + [f"{np.mean(sweep[b, c]):+.4f}" if (b, c) in sweep else '—' for c in CONDITIONS]) + ' |' for b in blocks]
     n = len(res['with'])
     L += ['', f'→ **block {block}** (0-based; 29 is the last). Selection compute: {t_sel:.0f} s (sum of the per-post times recorded when first computed).', '',
           f'## Comp_k on the next {n} posts (not used for selection), block {block}', '',
@@ -99,12 +99,14 @@ def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep):
     p = ROOT / 'bench/results/selection.json'
     js = json.loads(p.read_text())
     js['llm'] = dict(model='SmolLM2-135M-Instruct', block=int(block), sinks='excluded' if np.mean(gw) >= np.mean(go) else 'kept',
-                     split=f'TL;DR val posts shuffled with random.Random(0); the first {n_select} posts, blocks {list(blocks)}, k {list(SEL_KS)}%')
+                     split=f'TL;DR val posts shuffled with random.Random(0); the first {n_select} posts, blocks {list(blocks)}, k {list(SEL_KS)}%, '
+                           f"conditions {' and '.join(sel_conds)}")
     p.write_text(json.dumps(js, indent=1) + '\n')
 
 if __name__ == '__main__':
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a.add_argument('--select', type=int, default=4); a.add_argument('--posts', type=int, default=20)
     a.add_argument('--blocks', type=int, nargs='+', default=[5, 11, 17, 23, 29])
+    a.add_argument('--select-conds', nargs='+', choices=list(CONDITIONS), default=list(CONDITIONS), help='conditions the block is chosen on')
     a = a.parse_args()
-    main(a.select, a.posts, a.blocks)
+    main(a.select, a.posts, a.blocks, a.select_conds)
