@@ -73,7 +73,7 @@ def _chunk(attn, # one block's attention (B, H, N, N), or a meta tensor of that 
     "Targets per pass within the budget: one block's rerun is held once (attention, logits, activations); each target adds attention and softmax grads, their product with A, activations."
     B, N, D = tokens.shape
     e, a = tokens.element_size() * B, attn[0].numel()
-    per, fixed = e * (4 * a + 16 * N * D), e * (3 * a + 16 * N * D)
+    per, fixed = e * (4 * a + 24 * N * D), e * (3 * a + 24 * N * D)
     if per + fixed > budget_mb * 2 ** 20: warnings.warn(
         f"one target at this input size may need up to {(per + fixed) / 2 ** 20:.0f} MB (one block's attention and its backward), more than "
         f"budget_mb={budget_mb:g}: the maps are computed one target at a time, above the budget; pass a larger budget_mb to silence this")
