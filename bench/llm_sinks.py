@@ -56,7 +56,9 @@ def main(n_select, n_posts, blocks, sel_conds):
             rs = [post_result(model, tok, p, b, cond, SEL_KS) for p in select]
             sweep[b, cond], t_sel = [gain(r) for r in rs], t_sel + sum(r['t_total'] for r in rs)
     block = max(blocks, key=lambda b: np.mean(sum((sweep[b, c] for c in sel_conds), [])))
-    res = {cond: [post_result(model, tok, p, block, cond, KS) for p in report] for cond in CONDITIONS}
+    res = {cond: [] for cond in CONDITIONS}
+    for p in report:  # post by post, both conditions: a stopped run leaves equal numbers of each in the cache
+        for cond in CONDITIONS: res[cond].append(post_result(model, tok, p, block, cond, KS))
     write(res, sweep, blocks, block, n_select, len(posts), t_sel, sum(r['t_total'] for c in res for r in res[c]), sel_conds)
 
 def write(res, sweep, blocks, block, n_select, n_kept, t_sel, t_rep, sel_conds):

@@ -3,6 +3,7 @@ import json, os, shutil, subprocess
 from pathlib import Path
 import numpy as np
 from PIL import Image
+from ultra_nb.presets import preset
 
 def ultra_nb(*args, cwd=None, **env):
     return subprocess.run(['ultra-nb', *map(str, args)], capture_output=True, text=True, cwd=cwd,
@@ -73,11 +74,11 @@ def test_summary_real_smollm(shared, tmp_path):
             '--gguf', 'SmolLM2-135M-Instruct.Q4_1.gguf', '--out', tmp_path / 'o')
     r = ultra_nb(*args)
     assert r.returncode == 0, r.stderr
-    assert 'block 8 of 30' in r.stdout and 'top words:' in r.stdout
+    assert f"block {preset('text').block} of 30" in r.stdout and 'top words:' in r.stdout
     html = (tmp_path / 'o/post.html').read_text()
     assert '&lt;b&gt;not' in html and '<b>not' not in html and 'linear-gradient' in html and 'Summary:' in html
     j = json.loads((tmp_path / 'o/post.json').read_text())
-    assert j['block'] == 8 and j['sinks'] == [] and len(j['top']) == 10 and all(any(c.isalnum() for c in w) for w, _ in j['top'])
+    assert j['block'] == preset('text').block and j['sinks'] == [] and len(j['top']) == 10 and all(any(c.isalnum() for c in w) for w, _ in j['top'])
     assert (tmp_path / 'o/post.png').stat().st_size > 5_000
     bad = ultra_nb(*args[:-2], '--block', '30', '--out', tmp_path / 'p')
     assert bad.returncode == 2 and 'block 30 is out of range for a model with 30 blocks' in bad.stderr

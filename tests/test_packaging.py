@@ -2,6 +2,7 @@
 import configparser, json, re, subprocess, sys
 from conftest import ROOT
 import ultra_nb
+from ultra_nb.presets import preset
 
 def settings(): 
     c = configparser.ConfigParser(); c.read(ROOT / 'settings.ini'); return c['DEFAULT']
@@ -53,7 +54,7 @@ def test_readme_real_quickstarts_run(shared, tmp_path):
     assert 'torch.Size([1, 196, 14, 14])' in out and 'preset' in out
     code = _real(text, shared, tmp_path) + "print(e.top(3), e.block, e.sinks)\n"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
-    assert ' 8 ()' in out
+    assert f" {preset('text').block} ()" in out
 
 def test_optional_dependencies_stay_optional():
     "Importing the package must not pull in open_clip or transformers (they are extras)."
