@@ -5,8 +5,8 @@
 # %% ../nbs/09a_approx.ipynb #7e2ef6e9
 from __future__ import annotations
 import torch
-from .hooks import capture, family_of
-from .maps import objective, precomputed_activation_grads, check_block, ultra_rows, rows_to_maps, _rows, _finite
+from .hooks import family_of
+from .maps import rows_to_maps, _walk
 
 # %% auto #0
 __all__ = ['shallow_rows', 'strided_tokens', 'fill_maps', 'approx_maps']
@@ -17,18 +17,9 @@ def shallow_rows(model, x, # as `ultra_rows`
                  top:int|None=None, # aggregate over this many blocks ending at `block`; None: all (exact)
                  objective_=None, normalize:bool=False, budget_mb:float=1024, **kw) -> torch.Tensor: # (B, T, N)
     "`ultra_rows` with the backward aggregation limited to the top `top` blocks."
-    if top is None: return ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, **kw)
-    if not isinstance(top, int) or top < 1: raise ValueError(f"top={top!r}: give the number of blocks to aggregate over (1 or more), or None for all")
-    f = objective(objective_ if objective_ is not None else 'sum', normalize)
-    with capture(model) as cap, precomputed_activation_grads(cap.fam.model):
-        block = check_block(block, len(cap.fam.blocks()))
-        lo = max(0, block + 1 - top)
-        rp = cap.record(x, upto=block, **kw)
-        N = rp.n_tokens(block)
-        targets = torch.arange(N) if tokens is None else torch.as_tensor(tokens).reshape(-1)
-        if targets.is_floating_point() or (len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < N)):
-            raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens; got {targets.tolist()[:8]}")
-        return _finite(_rows(rp, f, block, targets, budget_mb, lo).detach(), x)  # the engine's walk stops at block `lo`
+    if top is not None and (not isinstance(top, int) or top < 1): raise ValueError(
+        f"top={top!r}: give the number of blocks to aggregate over (1 or more), or None for all")
+    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, **kw)  # the engine's walk stops `top` blocks down
 
 # %% ../nbs/09a_approx.ipynb #04701e7b
 def strided_tokens(grid:tuple, # patch grid (h, w)

@@ -108,6 +108,14 @@ def _with_hidden(args, kwargs, h):
 
 def _leaf_prehook(mod, args, kwargs): return _with_hidden(args, kwargs, _hidden(args, kwargs).detach().requires_grad_())
 
+def _link(out): "The tensor a block passes on to the next one."; return out[0] if isinstance(out, tuple) else out
+
+def _attn_source(fam, i):
+    "`fam.attn_source(i)`, or the error that says the family never told."
+    if (src := fam.attn_source(i)) is None: raise NotImplementedError(
+        f"{type(fam).__name__}.attn_source does not say where block {i}'s attention probabilities are")
+    return src
+
 def _check_attn(i, mod, attns, tok):
     "The one-sentence errors for block `i` when its attention was not recorded, or is not one (B, H, N, N) matrix."
     if not attns: raise RuntimeError(f"block {i} ran without recording its attention probabilities ({type(mod).__name__}): "
@@ -128,9 +136,7 @@ def _traced(fam: Family, x, upto=None, **kw) -> Trace:
             if i == last and upto is not None: raise _Stop
         return hook
     for i, blk in enumerate(blocks[:last + 1]):
-        if (src := fam.attn_source(i)) is None: raise NotImplementedError(
-            f"{type(fam).__name__}.attn_source does not say where block {i}'s attention probabilities are")
-        mod, extract = src
+        mod, extract = _attn_source(fam, i)
         hooks.append(mod.register_forward_hook(lambda m, a, o, ex=extract: attns.append(ex(o))))
         hooks.append(blk.register_forward_hook(on_block(i)))
     output = None
@@ -186,7 +192,7 @@ class Replay:
     def run(self, i:int) -> tuple: # (h, link, z, attn)
         "Block `i` again: its input `h` as a leaf that needs grad, its raw output `link` (the next block's input), its tokens z (B, N, D) and attention (B, H, N, N)."
         args, kwargs = self.calls[i]
-        h, (mod, extract), attns = _hidden(args, kwargs).detach().requires_grad_(), self.fam.attn_source(i), []
+        h, (mod, extract), attns = _hidden(args, kwargs).detach().requires_grad_(), _attn_source(self.fam, i), []
         hook = mod.register_forward_hook(lambda m, a, o: attns.append(extract(o)))
         try:
             a, k = _with_hidden(args, kwargs, h)
@@ -194,7 +200,7 @@ class Replay:
         finally: hook.remove()
         z = self.fam.block_out(out)
         _check_attn(i, self.blocks[i], attns, z)
-        return h, out[0] if isinstance(out, tuple) else out, z, attns[0]
+        return h, _link(out), z, attns[0]
 
 def _recorded(fam: Family, x, upto:int, **kw) -> Replay:
     "Run `fam`'s model on `x` without a graph up to block `upto`, keeping each block's call arguments."
@@ -209,10 +215,9 @@ def _recorded(fam: Family, x, upto:int, **kw) -> Replay:
             if i == last: raise _Stop
         return hook
     for i, blk in enumerate(blocks[:last + 1]):
-        if fam.attn_source(i) is None: raise NotImplementedError(
-            f"{type(fam).__name__}.attn_source does not say where block {i}'s attention probabilities are")
+        _attn_source(fam, i)
         hooks.append(blk.register_forward_pre_hook(before(i), with_kwargs=True))
-        hooks.append(blk.register_forward_hook(lambda m, a, o: links.append(o[0] if isinstance(o, tuple) else o)))
+        hooks.append(blk.register_forward_hook(lambda m, a, o: links.append(_link(o))))
     try:
         with torch.no_grad(): fam.run(fam.check_input(x), **kw)
     except _Stop: pass

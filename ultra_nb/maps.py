@@ -130,6 +130,10 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
                **kw # passed on to the model
               ) -> torch.Tensor: # (B, T, N): row i of R_i over all N input tokens, prefix included
     "Exact ULTra relevance rows for many target tokens from batched backward passes, one block at a time."
+    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, None, **kw)
+
+def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, **kw) -> torch.Tensor:
+    "`ultra_rows`, aggregating over the `top` blocks that end at `block` (None: all of them)."
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
     with capture(model) as cap, precomputed_activation_grads(cap.fam.model):
         block = check_block(block, len(cap.fam.blocks()))
@@ -139,7 +143,8 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
         if targets.is_floating_point() or (len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < N)):
             raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens (negative indices do not "
                              f"count from the end); got {targets.tolist()[:8]}")
-        return _finite(_rows(rp, f, block, targets, budget_mb).detach(), x)
+        lo = 0 if top is None else max(0, block + 1 - top)
+        return _finite(_rows(rp, f, block, targets, budget_mb, lo).detach(), x)
 
 # %% ../nbs/01_maps.ipynb #ec197732
 def gradient_rollout(attns:list, # per block, (B, H, N, N) attention probabilities
