@@ -16,6 +16,7 @@ from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from ultra_nb.hooks import shared_dir, load_timm, load_image
 from ultra_nb.maps import ultra_maps
+from ultra_nb.ultra_w import UltraW
 from scipy.cluster.hierarchy import linkage, fcluster
 from ultra_nb.cluster import minmax, patch_vectors, kmeans, labels_to_pixels, head_segments
 from ultra_nb.evaluate import camvid, voc, SegScore, hungarian, tp_fp_fn, ITIoU
@@ -66,7 +67,8 @@ ZETA_GRID = sorted(set(ZETAS) | {0.15, 0.25, 0.35, 0.45, 0.55, 0.65, 0.75, 0.85}
 KS = (2, 3, 4, 5, 6, 8, 10, 12, 15)  # k candidates on the selection split
 KS_REPORT = (2, 3, 5, 8, 12, 15)  # the equal-granularity sweep on the report sets
 TAUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
-ULTRA = ('ULTra_S', 'ULTra_E')
+ULTRA = ('ULTra_S', 'ULTra_E')  # chosen here; ULTra_W's variant and zeta come from bench/ultra_w_recipe.py
+W = 'ULTra_W'
 HIER = ('hier_features', 'hier_attention', 'hier_rollout')
 ORACLE = 'oracle k = GT classes in the image (uses ground truth)'
 
@@ -110,7 +112,7 @@ def segment(maps, labels, size):
 
 def predict(method, src, size, zeta=None, k=None):
     "Label image of `size` for one method. `src`: grid maps (ULTra) or the vectors dict; cut at `zeta` or `k` clusters."
-    if method in ULTRA: return segment(src, cut(src, None if k else zeta, k), size).numpy()
+    if method in ULTRA + (W,): return segment(src, cut(src, None if k else zeta, k), size).numpy()
     if method in HIER: lab = cut(src[method.removeprefix('hier_')], None if k else zeta, k)
     elif method == 'kmeans_features': lab = kmeans(src['features'], k)
     elif method == 'spectral_features': lab = spectral_segments(src['features'], k)  # k None: eigengap
@@ -195,11 +197,11 @@ def write_selection(tr, sel, sweep, ksweep, bsweep, krule, tau_sweep):
     old = json.loads(p.read_text()) if p.exists() else {}
     k_rule = {m: (f'k = {k} fixed per image' if k != 'eigengap' else 'k at the largest Laplacian eigengap (2..15)') for m, k in sel['k'].items()}
     k_text = '; '.join(f'{m}: {r}' for m, r in k_rule.items()) + f' (chosen among fixed k in {list(KS)} and, for spectral, the eigengap)' 
-    js = dict(split=split, date='2026-11-24', source=f"python bench/selection.py --n-s {sel['n_s']} --n-e {sel['n_e']}", backbone='deit_tiny_patch16_224',
+    js = dict(split=split, date=time.strftime('%Y-%m-%d'), source=f"python bench/selection.py --n-s {sel['n_s']} --n-e {sel['n_e']}", backbone='deit_tiny_patch16_224',
               vit=dict(block=b['ULTra_S'], block_from_end=b['ULTra_S'] - N_BLOCKS, objective='sum', block_energy=b['ULTra_E'],
                        zeta=z, tau=sel['tau'], k_rule=k_text, k=sel['k'], metric='cosine', linkage='average', map_scale=True,
                        criterion='mean per-image U.mIoU (Hungarian match per image)'),
-              llm=old.get('llm', {}))
+              **{k: old[k] for k in ('llm', 'ultra_w') if k in old})  # written by bench/llm_sinks.py and bench/ultra_w_recipe.py
     # the keys bench/segmentation.py wrote, still read by bench/ultra_w.py: same selection, old names
     bl = b['ULTra_S'] - N_BLOCKS
     js |= dict(block=bl, zeta={f'ultra_sum@{bl}': z['ULTra_S'], f'ultra_energy@{bl}': max(sweep['ULTra_E', b['ULTra_S']], key=lambda q: sweep['ULTra_E', b['ULTra_S']][q].mean()),
@@ -227,7 +229,7 @@ def write_selection(tr, sel, sweep, ksweep, bsweep, krule, tau_sweep):
     L += [f'| {m} | ' + ' | '.join(f'{100 * d[q].mean():.1f}' for q in ZETA_GRID) + ' |' for m, d in rows.items()]
     L += ['', '## k rules (mean per-image U.mIoU %)', '', '| method | ' + ' | '.join(map(str, krule['spectral_features'])) + ' |',
           '|---|' + '---|' * len(krule['spectral_features'])]
-    L += [f'| {m} | ' + ' | '.join(f'{100 * d[q].mean():.1f}' for q in d) + ' |' for m, d in krule.items()]
+    L += [f'| {m} | ' + ' | '.join(f'{100 * d[q].mean():.1f}' if q in d else '—' for q in krule['spectral_features']) + ' |' for m, d in krule.items()]
     L += ['', '## ITIoU (%) by tau, ULTra_S at its block, all CamVid classes', '', '| ' + ' | '.join(map(str, TAUS)) + ' |', '|' + '---|' * len(TAUS),
           '| ' + ' | '.join(f'{100 * tau_sweep[t]:.1f}' for t in TAUS) + ' |']
     rows_csv = [dict(method=n, block=bb, cut=f'zeta={q}', miou=round(100 * d.mean(), 2)) for (n, bb), dd in sweep.items() for q, d in dd.items()]
@@ -253,12 +255,17 @@ def layer_figure(sweep, ksweep, n_s, n_e):
 # ---------------------------------------------------------------- report on CamVid-val and VOC-14
 LABEL = {'ULTra_S': 'ULTra_S', 'ULTra_E': 'ULTra_E', 'hier_features': 'hier. features', 'hier_attention': 'hier. attention rows',
          'hier_rollout': 'hier. rollout rows', 'kmeans_features': 'k-means features', 'spectral_features': 'spectral (NCut) features',
-         'crate_heads': 'CRATE heads'}
-SWEPT = ULTRA + HIER + ('kmeans_features', 'spectral_features')
+         'crate_heads': 'CRATE heads', W: 'ULTra_W'}
 
 def load_selection():
-    js = json.loads((ROOT / 'bench/results/selection.json').read_text())['vit']
-    return js, {m: (None if k == 'eigengap' else k) for m, k in js['k'].items()}
+    "The CamVid-train choices, ULTra_W's under 'w' (its zeta also in 'zeta') when bench/ultra_w_recipe.py has run, and the k rules."
+    js = json.loads((ROOT / 'bench/results/selection.json').read_text())
+    sel = dict(js['vit'], w=js.get('ultra_w'))
+    if sel['w']: sel['zeta'] = dict(sel['zeta'], **{W: sel['w']['zeta']})
+    return sel, {m: (None if k == 'eigengap' else k) for m, k in sel['k'].items()}
+
+def ultras(sel): return ULTRA + ((W,) if sel['w'] else ())
+def swept(sel): return ultras(sel) + HIER + ('kmeans_features', 'spectral_features')
 
 def report_dataset(model, ds, sel, k_sel, n_e_limit=None):
     "Every method's per-image results on `ds`: selected cuts, fixed k, oracle k. Returns {(method, cut): [per-image]}."
@@ -269,14 +276,18 @@ def report_dataset(model, ds, sel, k_sel, n_e_limit=None):
     print(f'{tag(ds)} ULTra_S maps ready, {time.time() - t0:.0f} s', flush=True)
     srcs['ULTra_E'] = [grid_map(model, ds, i, sel['block_energy'], 'energy') for i in idx]
     print(f'{tag(ds)} ULTra_E maps ready, {time.time() - t0:.0f} s', flush=True)
+    if sel['w']:
+        w = UltraW.load(ROOT / sel['w']['weights']).w
+        srcs[W] = [grid_map(model, ds, i, sel['w']['block'], w, name=sel['w']['maps']) for i in idx]
+        print(f'{tag(ds)} ULTra_W maps ready, {time.time() - t0:.0f} s', flush=True)
     vecs = [vectors(model, ds, i) for i in idx]
-    src = lambda m: srcs[m] if m in ULTRA else vecs
+    src = lambda m: srcs[m] if m in srcs else vecs
     oracle = [n_gt_classes(ds, g) for g in gts]
     res = {}
-    for m in ULTRA + HIER: res[m, f"zeta={sel['zeta'][m]}"] = run(ds, idx, src(m), gts, m, sel['zeta'][m])
+    for m in ultras(sel) + HIER: res[m, f"zeta={sel['zeta'][m]}"] = run(ds, idx, src(m), gts, m, sel['zeta'][m])
     for m, k in k_sel.items(): res[m, 'eigengap k' if k is None else f'k={k}'] = run(ds, idx, src(m), gts, m, ks=[k] * len(idx))
     res['crate_heads', 'one segment per head (3)'] = run(ds, idx, vecs, gts, 'crate_heads')
-    for m in SWEPT:
+    for m in swept(sel):
         for k in KS_REPORT: res[m, f'k={k}'] = run(ds, idx, src(m), gts, m, ks=[k] * len(idx))
     for m in ('ULTra_S', 'kmeans_features', 'spectral_features'): res[m, ORACLE] = run(ds, idx, src(m), gts, m, ks=oracle)
     print(f'{tag(ds)} scored, {time.time() - t0:.0f} s', flush=True)
@@ -289,7 +300,7 @@ def stage_report(model, cv, vo):
     sel, k_sel = load_selection()
     out, csv_rows, L = {}, [], []
     for ds in (cv, vo):
-        key = OUT / f"report_{tag(ds)}_{hashlib.md5(json.dumps([sel['block'], sel['block_energy'], sel['zeta'], k_sel, sel['tau']], sort_keys=True).encode()).hexdigest()[:8]}.pt"
+        key = OUT / f"report_{tag(ds)}_{hashlib.md5(json.dumps([sel['block'], sel['block_energy'], sel['zeta'], k_sel, sel['tau']] + ([sel['w']['maps']] if sel['w'] else []), sort_keys=True).encode()).hexdigest()[:8]}.pt"
         if not key.exists(): torch.save(report_dataset(model, ds, sel, k_sel), key)  # per-image results, so tables and figures rerun free
         res, itiou, secs = torch.load(key, weights_only=False)
         idx = boot_idx(len(ds))
@@ -303,7 +314,7 @@ def stage_report(model, cv, vo):
     granularity_figure(out, sel, k_sel)
 
 def selected_keys(sel, k_sel):
-    keys = [(m, f"zeta={sel['zeta'][m]}") for m in ULTRA + HIER]
+    keys = [(m, f"zeta={sel['zeta'][m]}") for m in ultras(sel) + HIER]
     keys += [(m, 'eigengap k' if k is None else f'k={k}') for m, k in k_sel.items()] + [('crate_heads', 'one segment per head (3)')]
     return keys
 
@@ -311,6 +322,8 @@ def write_report(out, sel, k_sel, csv_rows):
     L = ['# Equal-granularity comparison with intervals: CamVid-val (101) and VOC-14, `bench/selection.py --stage report`', '',
          f"Every setting was chosen on the CamVid-train selection subset (`bench/results/selection.md`): ULTra_S block {sel['block']}, "
          f"ULTra_E block {sel['block_energy']}, each method's zeta / k rule, tau {sel['tau']}. VOC-14 takes the CamVid choice unchanged. "
+         + (f"ULTra_W: {sel['w']['variant']} (`bench/results/ultra_w_recipe.md`: trained on 256 CamVid-train images at block {sel['w']['block']}; "
+            f"variant and zeta {sel['w']['zeta']} chosen on {sel['w']['split']}). " if sel['w'] else '') +
          'DeiT-tiny (real weights), images resized to 224x224, predictions upsampled to the label size (bicubic for ULTra cluster sums, nearest for patch labels). '
          'Baselines use last-block patch features / head-mean attention rows / attention-rollout rows. '
          '**miou**: mean over images of the per-image U.mIoU (Hungarian match in each image); **pooled**: the package\'s per-image protocol '
@@ -332,7 +345,7 @@ def write_report(out, sel, k_sel, csv_rows):
               'miou [95% CI] (mean segments actually produced); the last columns: paired ULTra_S − method at the same k, wins/N.', '',
               '| method | ' + ' | '.join(f'k={k}' for k in (3, 5, 8)) + ' | ' + ' | '.join(f'ULTra_S − method, k={k}' for k in (3, 5, 8)) + ' |',
               '|---|' + '---|' * 6]
-        for m in SWEPT:
+        for m in swept(sel):
             cells = [f"{fmt(S[m, f'k={k}']['miou'], S[m, f'k={k}']['miou_ci'])} ({S[m, f'k={k}']['segs']:.1f})" for k in (3, 5, 8)]
             for k in (3, 5, 8):
                 d = paired(S['ULTra_S', f'k={k}'], S[m, f'k={k}'], idx)
@@ -347,11 +360,11 @@ def granularity_figure(out, sel, k_sel):
     import matplotlib.pyplot as plt
     fig, axs = plt.subplots(1, len(out), figsize=(6 * len(out), 4.2))
     for ax, (name, (S, _, _, n)) in zip(axs, out.items()):
-        for j, m in enumerate(SWEPT):
+        for j, m in enumerate(swept(sel)):
             c = f'C{j}'
             xs, ys = [S[m, f'k={k}']['segs'] for k in KS_REPORT], [S[m, f'k={k}']['miou'] for k in KS_REPORT]
-            ax.plot(xs, ys, '-' if m in ULTRA else ':', marker='.', color=c, label=LABEL[m], lw=2 if m in ULTRA else 1.2)
-        for j, m in enumerate(SWEPT):
+            ax.plot(xs, ys, '-' if m in ultras(sel) else ':', marker='.', color=c, label=LABEL[m], lw=2 if m in ultras(sel) else 1.2)
+        for j, m in enumerate(swept(sel)):
             key = next(kk for kk in selected_keys(sel, k_sel) if kk[0] == m)
             s = S[key]
             ax.errorbar([s['segs']], [s['miou']], yerr=[[s['miou'] - s['miou_ci'][0]], [s['miou_ci'][1] - s['miou']]], fmt='*', ms=11, color=f'C{j}', capsize=3)

@@ -39,11 +39,11 @@ class Preset:
                 f"(preset '{self.kind}/{self.domain}': chosen by {self.source} on {self.split}, {self.date})")
 
 # %% ../nbs/07_presets.ipynb #65fc7324
-_STREET = dict(backbone='deit_tiny_patch16_224', source='python bench/selection.py --stage maps select report', date='2026-11-24',
-               split='CamVid train, seeded subset (numpy default_rng(0)): 8 images for ULTra_S, 4 for ULTra_E, all 12 blocks')
+_STREET = dict(backbone='deit_tiny_patch16_224', source='python bench/selection.py --n-s 24 --n-e 12', date='2026-11-25',
+               split='CamVid train, seeded subset (numpy default_rng(0)): 24 images for ULTra_S, 12 for ULTra_E, all 12 blocks')
 PRESETS = [
     Preset('vision', 'street', block=7, n_blocks=12, objective='sum', zeta=0.6, tau=0.1, **_STREET),
-    Preset('vision', 'street', block=4, n_blocks=12, objective='energy', zeta=0.6, tau=0.1, **_STREET),
+    Preset('vision', 'street', block=4, n_blocks=12, objective='energy', zeta=0.65, tau=0.1, **_STREET),
     Preset('text', 'posts', block=18, n_blocks=30, objective='sum', sinks='excluded', backbone='SmolLM2-135M-Instruct',
            split='Reddit TL;DR val, 6 posts (shuffled with seed 0), blocks 1/4/8/11/15/18/22/25/29, sinks excluded',
            source='python bench/llm_sinks.py --select 6 --blocks 1 4 8 11 15 18 22 25 29 --select-conds with', date='2026-11-25'),
