@@ -9,7 +9,10 @@ DeiT-tiny (real weights). Stages (each resumable: every map is cached under benc
 
 The LLM sink comparison is bench/llm_sinks.py, ULTra_W by the recipe bench/ultra_w_recipe.py (both read selection.json).
 
-    python bench/selection.py [--stage maps select report] [--n-s 8] [--n-e 4]
+    python bench/selection.py [--stage maps select report] [--n-s 24] [--n-e 12]
+
+The report includes ULTra_W when selection.json names its weights: they live in the untracked bench/out/select/, so
+on a fresh clone run bench/ultra_w_recipe.py first (the report stops before any work and says so).
 """
 import argparse, hashlib, json, sys, time
 from pathlib import Path
@@ -25,7 +28,7 @@ from spectral import spectral_segments
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / 'bench/out/select'
-N_BLOCKS, SEED, N_S, N_E = 12, 0, 8, 4
+N_BLOCKS, SEED, N_S, N_E = 12, 0, 24, 12  # the selection subset the package's presets came from
 BUDGET_MB = 4096
 
 def material():
@@ -383,6 +386,10 @@ if __name__ == '__main__':
     a.add_argument('--stage', nargs='+', default=['maps', 'select', 'report'])
     a.add_argument('--n-s', type=int, default=N_S); a.add_argument('--n-e', type=int, default=N_E)
     a = a.parse_args()
+    w = load_selection()[0]['w']
+    if 'report' in a.stage and w and not (ROOT / w['weights']).exists(): sys.exit(
+        f"the report needs ULTra_W's weights {w['weights']} (selection.json), which are not here: run "
+        "python bench/ultra_w_recipe.py --n-train 256 --n-hold 6 --n-val 50 --seeds 0 1 2 first, or leave out --stage report")
     torch.set_num_threads(2)
     model, tr, cv, vo = material()
     if 'maps' in a.stage: stage_maps(model, tr, a.n_s, a.n_e)

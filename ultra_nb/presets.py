@@ -46,7 +46,7 @@ PRESETS = [
     Preset('vision', 'street', block=4, n_blocks=12, objective='energy', zeta=0.65, tau=0.1, **_STREET),
     Preset('text', 'posts', block=18, n_blocks=30, objective='sum', sinks='excluded', backbone='SmolLM2-135M-Instruct',
            split='Reddit TL;DR val, 6 posts (shuffled with seed 0), blocks 1/4/8/11/15/18/22/25/29, sinks excluded',
-           source='python bench/llm_sinks.py --select 6 --blocks 1 4 8 11 15 18 22 25 29 --select-conds with', date='2026-11-25'),
+           source='python bench/llm_sinks.py select --select 6 --blocks 1 4 8 11 15 18 22 25 29 --select-conds with', date='2026-11-25'),
 ]
 
 def preset(kind:str, # 'vision' or 'text'
