@@ -9,7 +9,7 @@ bench/llm.py does. Two stages:
         # averaged over --select-conds) -> llm_select.md, "llm" in selection.json
     python bench/llm_sinks.py report [--posts 100]
         # the next --posts after the selection posts, at selection.json's block, both conditions with the same ks
-        # and random seeds -> llm_sinks.{csv,md}
+        # and random seeds -> llm_sinks.{csv,md}, nbs/images/llm_sinks.png
 
 Every (post, block, condition, ks) result is appended to bench/results/llm_posts.jsonl, which is committed: a stopped
 run resumes where it stopped, on this machine or a fresh clone. A report with fewer posts than asked is written
@@ -133,6 +133,23 @@ def write(res, block, sel, n_kept):
           f"without {np.mean([r['first_share'] for r in res['without']]):.1%}. Report compute on this 2-core CPU: {sum(t):.0f} s summed over posts and "
           f"conditions (median per post and condition {np.median(t):.0f} s: maps {np.median([r['t_maps'] for c in res for r in res[c]]):.0f} s, the rest Comp_k's 21 forward passes)."]
     save('llm_sinks', rows, L)
+    figure(A, block, n)
+
+def figure(A, block, n):
+    "Comp_k against k (means), and ULTra − random paired per post with its bootstrap interval, both conditions: nbs/images/llm_sinks.png."
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    fig, (ax, bx) = plt.subplots(1, 2, figsize=(9, 3.6))
+    for cond, color in zip(CONDITIONS, ('C0', 'C1')):
+        U, R = A[cond]
+        ax.plot(KS, U.mean(0), '-o', color=color, label=f'ULTra, {cond} sink handling')
+        ax.plot(KS, R.mean(0), ':', color=color, label=f'random, {cond} sink handling')
+        t = np.array([boot(U[:, i] - R[:, i]) for i in range(len(KS))])
+        bx.plot(KS, t[:, 0], '-o', color=color, label=f'{cond} sink handling'); bx.fill_between(KS, t[:, 1], t[:, 2], color=color, alpha=0.2)
+    bx.axhline(0, color='k', lw=0.8)
+    ax.set(xlabel='context removed, k (%)', ylabel='Comp_k (mean over posts)'); ax.legend(fontsize=7)
+    bx.set(xlabel='context removed, k (%)', ylabel='Comp_k: ULTra − random'); bx.legend(fontsize=7)
+    fig.suptitle(f'SmolLM2-135M, block {block}, {n} TL;DR posts not used for selection (right: 95% bootstrap intervals)', fontsize=10)
+    fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/llm_sinks.png', dpi=110); plt.close(fig)
 
 if __name__ == '__main__':
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
