@@ -130,7 +130,7 @@ def write(res, block, sel, n_kept):
     L += ['', f"Mean over k of (ULTra − random): with {fmt(boot(gw))} (ULTra ahead on {int((gw > 0).sum())}/{n} posts), "
           f"without {fmt(boot(go))} ({int((go > 0).sum())}/{n}); paired with − without: {fmt(boot(gw - go))} "
           f"(with ahead on {int((gw > go).sum())}/{n} posts). Share of λ on the first context token: with {np.mean([r['first_share'] for r in res['with']]):.1%}, "
-          f"without {np.mean([r['first_share'] for r in res['without']]):.1%}. Report compute on this 2-core CPU: {sum(t):.0f} s summed over posts and "
+          f"without {np.mean([r['first_share'] for r in res['without']]):.1%}. Report compute on this 2-core CPU, as recorded when first computed (other jobs may have shared it): {sum(t):.0f} s summed over posts and "
           f"conditions (median per post and condition {np.median(t):.0f} s: maps {np.median([r['t_maps'] for c in res for r in res[c]]):.0f} s, the rest Comp_k's 21 forward passes)."]
     save('llm_sinks', rows, L)
     figure(A, block, n)
