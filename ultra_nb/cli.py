@@ -172,8 +172,10 @@ def cmd_eval(a):
         u.cache = MapCache()
     zeta = a.zeta if a.k is None and a.zeta is not None else (None if a.k is not None else u.preset.zeta)
     seg = lambda rgb: _check(u.maps, rgb).segment(a.k, zeta).labels_at(0).numpy()
-    score = evaluate(ds, seg, progress=True)
-    if not is_main(): return
+    try: score, main = evaluate(ds, seg, progress=True), is_main()
+    finally:  # leave the group before exiting: a rank that exits with gloo's threads alive can abort at teardown
+        if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
+    if not main: return
     rows = [dict(dataset=a.dataset, images=len(ds), model=a.model, block=u.block, objective=u.objective_name,
                  cut=f'k={a.k}' if a.k else f'zeta={zeta}', protocol=r['protocol'], u_acc=round(100 * r['acc'], 2),
                  u_miou=round(100 * r['miou'], 2)) for r in (score.per_image(), score.dataset())]
