@@ -10,9 +10,10 @@ from pathlib import Path
 import torch, torch.nn as nn, torch.nn.functional as F
 
 # %% auto #0
-__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FAMILY_MODULES', 'Trace', 'Family', 'register_family', 'families', 'supported',
-           'family_of', 'capture', 'Replay', 'load_timm', 'load_open_clip', 'load_causal_lm', 'load_hf_vision',
-           'fit_image', 'load_image', 'shared_dir']
+__all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FAMILY_MODULES', 'MAX_PIXELS', 'Trace', 'Family', 'register_family', 'families',
+           'supported', 'family_of', 'capture', 'Replay', 'load_timm', 'load_open_clip', 'load_causal_lm',
+           'load_hf_vision', 'fit_image', 'load_image', 'read_text', 'file_kind', 'check_model_file', 'image_problem',
+           'read_rgb', 'writable_folder', 'check_device', 'shared_dir']
 
 # %% ../nbs/00_hooks.ipynb #c1a318e9
 @dataclass
@@ -50,9 +51,22 @@ class Family:
     def block_out(self, out): return out[0] if isinstance(out, tuple) else out
     def run(self, x, **kw): return self.model(x, **kw)
     def check_input(self, x):
+        "The one check of a tensor input, shared by the front door and every engine entry: `x` (in the model's dtype) or a `ValueError`."
         if self.kind != 'vision': return x
-        if not torch.is_tensor(x) or x.dim() != 4: raise ValueError(
+        if not torch.is_tensor(x): raise ValueError(
             f"{self.name} takes images as one (B, C, H, W) tensor, got {type(x).__name__}: stack and normalise them first")
+        shape = tuple(x.shape)
+        if x.dim() == 3: raise ValueError(f"got one image of shape {shape}: pass a batch (B, 3, H, W), e.g. x[None]")
+        if x.dim() != 4 or x.shape[1] != 3: raise ValueError(
+            f"got a tensor of shape {shape}: images must be (B, 3, H, W) RGB; repeat a grey channel with x.expand(-1, 3, -1, -1)")
+        if not x.is_floating_point(): raise ValueError(
+            f"got a {x.dtype} tensor: pass uint8 images as arrays or files, or normalise them to float first (see `load_image`)")
+        if not torch.isfinite(x).all(): raise ValueError("the images contain NaN or infinite values")
+        if x.abs().max() > 50: raise ValueError(
+            f"the images reach {x.abs().max().item():.3g}, far beyond a normalised image (about -3..3): pass a normalised input "
+            "(files or arrays, or normalise with the model's mean and std, e.g. `load_image`)")
+        dt = next((p.dtype for p in self.model.parameters() if p.is_floating_point()), x.dtype)
+        if dt != x.dtype: x = x.to(dt)  # a half-precision model takes its input in its own dtype
         (h, w), (ph, pw), size = x.shape[-2:], self.patch_size, self.input_size
         if (h, w) != tuple(size or (h, w)) or h % ph or w % pw: raise ValueError(
             f"a {h}x{w} image does not fit {self.name}, which takes "
@@ -233,10 +247,21 @@ def load_timm(name:str, # a timm model name, e.g. 'deit_tiny_patch16_224' or 'vi
              ) -> nn.Module:
     "A timm model in eval mode, from the hub or a local state dict (loaded with `strict=True`)."
     import timm
+    kind = None if checkpoint is None else check_model_file(checkpoint, 'checkpoint')
     model = timm.create_model(name, pretrained=checkpoint is None, **kw)
     if checkpoint is not None:
-        sd = torch.load(checkpoint, map_location='cpu', weights_only=True)
-        model.load_state_dict(sd.get('model', sd) if isinstance(sd, dict) else sd, strict=True)
+        try:
+            if kind == 'safetensors':
+                from safetensors.torch import load_file
+                sd = load_file(checkpoint)
+            else: sd = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        except Exception as e: raise ValueError(
+            f"checkpoint {checkpoint} is a {kind} file torch cannot read as a state dict ({_first_line(e)}): "
+            "pass the file written by torch.save(model.state_dict(), path)") from None
+        if not isinstance(sd, dict): raise ValueError(
+            f"checkpoint {checkpoint} holds a {type(sd).__name__}, not a state dict: save model.state_dict() with torch.save")
+        try: model.load_state_dict(sd.get('model', sd), strict=True)
+        except RuntimeError as e: raise ValueError(f"checkpoint {checkpoint} does not fit {name}: {_first_line(e)}") from None
     return model.eval()
 
 def load_open_clip(name:str, # an open_clip config name, e.g. 'ViT-B-32'
@@ -251,6 +276,7 @@ def load_causal_lm(name_or_dir:str|Path, # a hub name, or a local directory with
                    dtype=torch.float32):
     "A Hugging Face causal LM with eager attention in eval mode, and its tokenizer."
     from transformers import AutoModelForCausalLM, AutoTokenizer
+    if gguf_file: check_model_file(Path(name_or_dir) / gguf_file, 'gguf')
     kw = dict(gguf_file=gguf_file) if gguf_file else {}
     tok = AutoTokenizer.from_pretrained(name_or_dir, **kw)
     model = AutoModelForCausalLM.from_pretrained(name_or_dir, dtype=dtype, attn_implementation='eager', **kw)
@@ -282,14 +308,156 @@ def load_image(src, # an image file, or an (H, W, 3) array: uint8, or float in [
                size=(224, 224), mean=IMAGENET_MEAN, std=IMAGENET_STD) -> torch.Tensor:
     "An image as a normalised (1, 3, H, W) tensor resized to `size`."
     import numpy as np
-    from PIL import Image
-    arr = np.asarray(src) if isinstance(src, np.ndarray) else np.asarray(Image.open(src).convert('RGB'))
+    arr = np.asarray(src) if isinstance(src, np.ndarray) else read_rgb(src)
     if arr.ndim != 3 or arr.shape[-1] != 3: raise ValueError(f"an image array must be (H, W, 3) RGB, got shape {arr.shape}")
     if arr.dtype != np.uint8 and (not np.issubdtype(arr.dtype, np.floating) or not np.isfinite(arr).all() or arr.min() < 0 or arr.max() > 1):
         raise ValueError(f"an image array must be uint8, or float in [0, 1] (got {arr.dtype}, {arr.min():.3g}..{arr.max():.3g}): divide 0..255 values by 255")
     im = torch.from_numpy(arr.astype(np.float32) / (255 if arr.dtype == np.uint8 else 1)).permute(2, 0, 1)
     im = fit_image(im[None], size)
     return (im - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+
+# %% ../nbs/00_hooks.ipynb #22d3ac34
+MAX_PIXELS = 64_000_000  # the largest image read unless raised: an 8000x8000 photo; a 10,000² one took minutes and ~3 GB
+
+def _first_line(e) -> str: return next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
+
+def read_text(path, # a text file
+              what:str='text file' # how the message names it
+             ) -> str:
+    "The file decoded as UTF-8 (a byte-order mark dropped), or a `ValueError` naming the file's apparent encoding."
+    p = Path(path)
+    if not p.is_file(): raise ValueError(f"{what} {p} " + ("is a folder: name a file" if p.is_dir() else "does not exist"))
+    b = p.read_bytes()
+    try: return b.decode('utf-8-sig')
+    except UnicodeDecodeError as e:
+        enc = 'UTF-16' if b[:2] in (b'\xff\xfe', b'\xfe\xff') else 'binary data' if b'\x00' in b[:4096] else 'Latin-1 / Windows-1252'
+        raise ValueError(f"{what} {p} is not UTF-8 text (byte 0x{b[e.start]:02x} at offset {e.start}; it looks like {enc}): "
+                         "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`") from None
+
+def file_kind(path) -> str:
+    "What a model file is, from its first bytes: 'torch zip', 'pickle', 'safetensors', 'gguf', 'text', 'empty' or 'unknown'."
+    with open(path, 'rb') as f: head = f.read(16)
+    if not head: return 'empty'
+    if head[:4] == b'GGUF': return 'gguf'
+    if head[:4] == b'PK\x03\x04': return 'torch zip'
+    if head[:1] == b'\x80' and head[1:2] in (b'\x02', b'\x03', b'\x04', b'\x05'): return 'pickle'
+    if len(head) >= 9 and head[8:9] == b'{' and int.from_bytes(head[:8], 'little') < 100_000_000: return 'safetensors'
+    try: head.decode('utf-8'); return 'text'
+    except UnicodeDecodeError: return 'unknown'
+
+def check_model_file(path, # a checkpoint or GGUF file
+                     want:str='checkpoint' # 'checkpoint' (a torch state dict or safetensors) or 'gguf'
+                    ) -> str: # its kind (see `file_kind`)
+    "The kind of an existing model file of the wanted sort, or a `ValueError` saying what the file is instead."
+    p = Path(path)
+    if not p.is_file(): raise ValueError(f"{want} file {p} " + ("is a folder: name the file inside it" if p.is_dir() else "does not exist"))
+    kind = file_kind(p)
+    ok = ('gguf',) if want == 'gguf' else ('torch zip', 'pickle', 'safetensors')
+    if kind not in ok: raise ValueError(
+        f"{p} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} file, not a {'GGUF model' if want == 'gguf' else 'PyTorch or safetensors state dict'}: "
+        + ("pass the .gguf file itself" if want == 'gguf' else "pass the .pth / .safetensors file written by torch.save(model.state_dict(), path)"))
+    return kind
+
+# %% ../nbs/00_hooks.ipynb #7e334140
+class _pixel_limit:
+    "Inside: PIL's own decompression-bomb limit is off, because `image_problem` applies `max_pixels` with a sentence."
+    def __enter__(self):
+        from PIL import Image
+        self.old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    def __exit__(self, *exc):
+        from PIL import Image
+        Image.MAX_IMAGE_PIXELS = self.old
+
+def _open_image(path, max_pixels):
+    "(PIL image, None) or (None, why): exists, is an image, within `max_pixels` — headers only."
+    from PIL import Image, UnidentifiedImageError
+    p = Path(path)
+    if not p.is_file(): return None, f"image {p} " + ("is a folder, not an image file" if p.is_dir() else "does not exist")
+    try:
+        with _pixel_limit(): im = Image.open(p)
+    except UnidentifiedImageError: return None, f"{p} is not an image file PIL can read (it looks like {file_kind(p)} data): pass a PNG, JPEG, ... image"
+    except OSError as e: return None, f"image {p} cannot be read ({e.strerror or _first_line(e)}): re-export or re-download it"
+    w, h = im.size
+    if max_pixels and w * h > max_pixels: return None, (
+        f"image {p} is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the {max_pixels / 1e6:.0f}-megapixel limit: "
+        f"downscale it, or raise the limit (--max-pixels {w * h}, or max_pixels={w * h})")
+    return im, None
+
+def image_problem(path, # an image file
+                  max_pixels:int|None=MAX_PIXELS # larger images are refused (None: no limit)
+                 ) -> str|None:
+    "Why `path` cannot be read as an image, in one sentence, or None — from headers, PIL's `verify` and the JPEG end marker, without decoding pixels."
+    im, why = _open_image(path, max_pixels)
+    if why: return why
+    try:
+        with _pixel_limit(), im: fmt = im.format; im.verify()
+    except Exception as e: return f"image {path} is damaged ({_first_line(e)}): re-export or re-download it"
+    if fmt == 'JPEG':
+        with open(path, 'rb') as f: f.seek(max(0, Path(path).stat().st_size - 4096)); tail = f.read()
+        if b'\xff\xd9' not in tail: return f"image {path} is a truncated JPEG (its end marker is missing): re-export or re-download it"
+    return None
+
+def _as_rgb8(im) -> 'np.ndarray':
+    "(H, W, 3) uint8 of a decoded PIL image: 16-bit and 32-bit grey scaled, palette / grey expanded, transparency over white."
+    import numpy as np
+    if im.mode in ('I', 'I;16', 'I;16L', 'I;16B', 'I;16N', 'F'):
+        a = np.asarray(im, dtype=np.float64)
+        top = 1.0 if im.mode == 'F' and a.max() <= 1 else 255.0 if a.max() <= 255 and im.mode in ('I', 'F') else 65535.0
+        g = np.clip(np.round(a / top * 255), 0, 255).astype(np.uint8)
+        return np.repeat(g[..., None], 3, -1)
+    if im.mode in ('RGBA', 'LA', 'PA', 'La', 'RGBa') or (im.mode == 'P' and 'transparency' in im.info):
+        from PIL import Image
+        rgba = im.convert('RGBA')
+        return np.asarray(Image.alpha_composite(Image.new('RGBA', rgba.size, (255, 255, 255, 255)), rgba).convert('RGB'))
+    return np.asarray(im.convert('RGB'))
+
+def read_rgb(src, # an image file or a PIL image
+             max_pixels:int|None=MAX_PIXELS # larger images are refused (None: no limit)
+            ) -> 'np.ndarray': # (H, W, 3) uint8, upright
+    "An image as it is meant to be seen, or a `ValueError` naming the fix: EXIF orientation applied, 16-bit grey scaled to 8 bits, palette and transparency resolved."
+    from PIL import Image, ImageOps
+    if isinstance(src, Image.Image): im = src
+    else:
+        im, why = _open_image(src, max_pixels)
+        if why: raise ValueError(why)
+    try:
+        with _pixel_limit(): im.load(); im = ImageOps.exif_transpose(im)
+    except Exception as e: raise ValueError(f"image {src} cannot be decoded ({_first_line(e)}): re-export or re-download it") from None
+    return _as_rgb8(im)
+
+# %% ../nbs/00_hooks.ipynb #80f37702
+def writable_folder(path, # a folder to write into (it may not exist yet)
+                    what:str='output folder' # how the message names it
+                   ) -> Path:
+    "`path`, once a probe file was written in it (or in its nearest existing parent), else a `ValueError` naming the fix; creates nothing."
+    import tempfile
+    p = Path(path).expanduser()
+    q = p
+    while not q.exists() and q != q.parent: q = q.parent
+    if not q.is_dir(): raise ValueError(f"{what} {p} " + ("is a file: name a folder" if q == p else f"is inside {q}, which is a file: name a folder"))
+    try: fd, probe = tempfile.mkstemp(dir=q, prefix='.ultra_nb_probe'); os.close(fd); os.unlink(probe)
+    except OSError as e: raise ValueError(f"{what} {p} cannot be written ({e.strerror or _first_line(e)} in {q}): choose a folder you can write to") from None
+    return p
+
+def check_device(device # 'cpu', 'cuda', 'cuda:1', 'mps', a torch.device, or None
+                ) -> torch.device|None:
+    "`device` as a `torch.device` this torch build and machine can compute on (None stays None), or a `ValueError` naming the fix."
+    if device is None: return None
+    try: d = torch.device(device)
+    except (RuntimeError, TypeError): raise ValueError(f"device {device!r} is not a device: use cpu, cuda or cuda:N") from None
+    gpu = f"cpu or cuda:0..{torch.cuda.device_count() - 1}" if torch.cuda.is_available() else 'cpu'
+    if d.type == 'cpu': return d
+    if d.type == 'meta': raise ValueError(f"device 'meta' holds no data, so no map can be computed on it: use {gpu}")
+    if d.type == 'cuda':
+        if not torch.backends.cuda.is_built(): raise ValueError(f"device {device!r}: this torch build has no CUDA (a CPU-only build): use cpu, or install a CUDA build of torch")
+        n = torch.cuda.device_count()
+        if n == 0: raise ValueError(f"device {device!r}: no CUDA GPU is visible here: use cpu")
+        if d.index is not None and d.index >= n: raise ValueError(f"device {device!r}: this machine has {n} GPU(s): use {gpu}")
+        return d
+    mod = getattr(torch.backends, d.type, None) if d.type == 'mps' else getattr(torch, d.type, None)
+    if mod is None or not getattr(mod, 'is_available', lambda: False)(): raise ValueError(
+        f"device {device!r} is not available in this torch build ({torch.__version__}) on this machine: use {gpu}")
+    return d
 
 # %% ../nbs/00_hooks.ipynb #4eed9024
 def shared_dir() -> Path|None:

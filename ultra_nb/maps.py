@@ -83,7 +83,10 @@ def check_block(block:int, # 0-based block index, or negative from the end
                 n_blocks:int # the model's number of blocks
                ) -> int: # the 0-based block
     "`block` as a 0-based index, or a `ValueError` that gives the valid range."
-    if isinstance(block, bool) or not isinstance(block, int) or not -n_blocks <= block < n_blocks: raise ValueError(
+    if isinstance(block, bool) or not hasattr(block, '__index__'): raise ValueError(
+        f"block must be a whole number, got {block!r}: use 0..{n_blocks - 1}, or -1..-{n_blocks} from the end")
+    block = int(block)
+    if not -n_blocks <= block < n_blocks: raise ValueError(
         f"block {block!r} is out of range for a model with {n_blocks} blocks: use 0..{n_blocks - 1}, or -1..-{n_blocks} from the end")
     return block % n_blocks
 
@@ -132,10 +135,17 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
     "Exact ULTra relevance rows for many target tokens from batched backward passes, one block at a time."
     return _walk(model, x, tokens, block, objective_, normalize, budget_mb, None, **kw)
 
+def _grad_ready(x):
+    "`x` (a tensor or a mapping of them) usable in an autograd graph, also when it was made under `torch.inference_mode()`."
+    if torch.is_tensor(x): return x.clone() if x.is_inference() else x
+    return {k: _grad_ready(v) for k, v in dict(x).items()} if hasattr(x, 'keys') else x
+
 def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, **kw) -> torch.Tensor:
     "`ultra_rows`, aggregating over the `top` blocks that end at `block` (None: all of them)."
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
-    with capture(model) as cap, precomputed_activation_grads(cap.fam.model):
+    # gradients on even inside the caller's `torch.no_grad()` / `inference_mode()`; inference tensors copied into normal ones
+    with torch.inference_mode(False), torch.enable_grad(), capture(model) as cap, precomputed_activation_grads(cap.fam.model):
+        x = _grad_ready(x)
         block = check_block(block, len(cap.fam.blocks()))
         rp = cap.record(x, upto=block, **kw)
         N = rp.n_tokens(block)
@@ -195,7 +205,7 @@ def ultra_maps(model, x, tokens=None, block:int=-1, objective_=None, normalize:b
                mode:str='bicubic', budget_mb:float=1024, **kw) -> torch.Tensor:
     "ULTra maps (B, T, H, W) of the target tokens (default: every patch token); flat (B, T, N) for text."
     fam, grid = family_of(model), None
-    if torch.is_tensor(x) and x.dim() == 4: fam.check_input(x); grid = fam.grid
+    if torch.is_tensor(x) and fam.kind == 'vision': x = fam.check_input(x); grid = fam.grid
     if tokens is None and grid: tokens = torch.arange(fam.prefix, fam.prefix + math.prod(grid))
     rows = ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, **kw)
     if size == 'input': size = tuple(x.shape[-2:]) if grid else None
