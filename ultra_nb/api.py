@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from .hooks import family_of, fit_image
+from .hooks import read_rgb, check_device, MAX_PIXELS
 from .maps import ultra_maps, ultra_rows, check_block, show_token_maps
 from .cluster import check_cut, token_linkage, cluster_tokens, segment_from_clusters, overlay
 from .evaluate import SegScore, check_labels, read_label
@@ -20,13 +21,10 @@ from .llm import SEPARATOR, build_input, summary_maps, contribution_scores, merg
 __all__ = ['as_images', 'say', 'ULTra', 'palette', 'Maps', 'Segmentation', 'SummaryExplanation', 'explain_summary']
 
 # %% ../nbs/10_api.ipynb #b7228382
-def _rgb(src) -> np.ndarray:
-    "One image as an (H, W, 3) uint8 or [0, 1] float array."
+def _rgb(src, max_pixels=MAX_PIXELS) -> np.ndarray:
+    "One image as an (H, W, 3) uint8 or [0, 1] float array; files and PIL images through `read_rgb` (EXIF, 16-bit, palette, pixel limit)."
     from PIL import Image
-    if isinstance(src, (str, Path)):
-        try: src = Image.open(src)
-        except (FileNotFoundError, OSError) as e: raise ValueError(f"cannot read image {src}: {e.strerror or e}") from None
-    if isinstance(src, Image.Image): return np.asarray(src.convert('RGB'))
+    if isinstance(src, (str, Path, Image.Image)): return read_rgb(src, max_pixels)
     a = np.asarray(src)
     if a.ndim != 3 or a.shape[-1] != 3: raise ValueError(
         f"an image array must be (H, W, 3) RGB, got shape {a.shape}: convert grey or RGBA images to RGB first")
@@ -43,29 +41,21 @@ def _size_for(fam, hw) -> tuple:
 
 def as_images(x, # path, PIL image, (H, W, 3) array, a list of those, or a normalised (B, 3, H, W) tensor
               fam, # the model's family adapter (`family_of(model)`)
-              device=None) -> tuple: # (normalised batch on `device`, original (H, W) of each image)
+              device=None,
+              max_pixels:int|None=MAX_PIXELS # larger image files are refused (None: no limit)
+             ) -> tuple: # (normalised batch on `device`, original (H, W) of each image)
     "The one door for images: a normalised batch at the model's input size (the family's grid set), or a `ValueError` naming the fix."
-    if torch.is_tensor(x):
-        shape = tuple(x.shape)
-        if x.dim() == 3: raise ValueError(f"got one image of shape {shape}: pass a batch (B, 3, H, W), e.g. x[None]")
-        if x.dim() != 4 or x.shape[1] != 3: raise ValueError(
-            f"got a tensor of shape {shape}: images must be (B, 3, H, W) RGB; repeat a grey channel with x.expand(-1, 3, -1, -1)")
-        if not x.is_floating_point(): raise ValueError(
-            f"got a {x.dtype} tensor: pass uint8 images as arrays or files, or normalise them to float first (see `load_image`)")
-        if not torch.isfinite(x).all(): raise ValueError("the images contain NaN or infinite values")
-        if x.abs().max() > 50: raise ValueError(
-            f"the images reach {x.abs().max().item():.3g}, far beyond a normalised image (about -3..3): pass files or arrays, "
-            "or normalise with the model's mean and std")
-        fam.check_input(x)
+    if torch.is_tensor(x):  # the engine's own check (`Family.check_input`), shared by `ultra_maps` and `ultra_rows`
+        x = fam.check_input(x)
         return x.to(device), [tuple(x.shape[-2:])] * len(x)
     srcs = x if isinstance(x, (list, tuple)) else [x]
     if not srcs: raise ValueError("no images given")
-    rgbs = [_rgb(s) for s in srcs]
+    rgbs = [_rgb(s, max_pixels) for s in srcs]
     size = _size_for(fam, rgbs[0].shape[:2])
     mean, std = torch.tensor(fam.mean)[:, None, None], torch.tensor(fam.std)[:, None, None]
     ims = [torch.from_numpy(r.astype(np.float32) / (255 if r.dtype == np.uint8 else 1)).permute(2, 0, 1) for r in rgbs]
     batch = (torch.cat([fit_image(im[None], size) for im in ims]) - mean) / std
-    fam.check_input(batch)
+    batch = fam.check_input(batch)
     return batch.to(device), [r.shape[:2] for r in rgbs]
 
 # %% ../nbs/10_api.ipynb #a41ad4a9
@@ -83,6 +73,15 @@ def _objective(objective, block, fam, model):
     if objective in ('sum', 'energy'): return objective, objective, None
     raise ValueError(f"objective {objective!r} is not one ultra_nb knows: use 'sum' (ULTra_S), 'energy' (ULTra_E) or a trained UltraW")
 
+def _map_cache(cache):
+    "The `MapCache` (or None) that ULTra's `cache` argument names, or a one-sentence error."
+    from ultra_nb.cache import MapCache
+    if cache is None or cache is False: return None
+    if cache is True: return MapCache()
+    if isinstance(cache, (str, Path)): return MapCache(cache)
+    if isinstance(cache, MapCache): return cache
+    raise TypeError(f"cache={cache!r}: pass None or False (no cache), True (the default folder), a folder path, or a MapCache")
+
 class ULTra:
     "Explain every latent token of a Transformer: `ULTra(model).maps(x)`, then `.show()`, `.save()`, `.segment()`."
     def __init__(self, model, # a supported Transformer (see the support matrix), in eval mode
@@ -90,12 +89,13 @@ class ULTra:
                  objective='sum', # 'sum' (ULTra_S), 'energy' (ULTra_E) or a trained `UltraW`
                  device=None, # where to compute; None: where the model's weights are
                  domain:str|None=None, # which preset to use ('objects', 'street', ...); None: the kind's first
-                 cache=None, # a `MapCache` (or True for the default folder): maps are read from / stored on disk
+                 cache=None, # None / False: no cache; True: the default folder ($ULTRA_NB_CACHE); a folder path; or a `MapCache`
                  budget_mb:float=1024, # memory for one batch of targets (see `ultra_rows`)
-                 verbose:bool=True): # print the preset used when the block or cut comes from it
+                 verbose:bool=True, # print the preset used when the block or cut comes from it
+                 max_pixels:int|None=MAX_PIXELS): # image files larger than this are refused with a sentence (None: no limit)
         self.fam = family_of(model)
         if model.training: raise ValueError("the model is in training mode, so dropout would make every map random: call model.eval() first")
-        if device is not None: model.to(device)
+        if device is not None: model.to(check_device(device))
         self.model, self.device = model, next(model.parameters()).device
         self.verbose, self.budget_mb, self.n_blocks = verbose, budget_mb, self.fam.n_blocks
         if block is not None: block = check_block(block, self.n_blocks)
@@ -103,10 +103,7 @@ class ULTra:
         self.preset = preset(self.fam.kind, domain, self.objective_name if self.objective_name in ('sum', 'energy') else None)
         self.block = w_block if w_block is not None else block if block is not None else self.preset.block_for(self.n_blocks)
         self.from_preset = block is None and w_block is None
-        if cache is True:
-            from ultra_nb.cache import MapCache
-            cache = MapCache()
-        self.cache = cache
+        self.cache, self.max_pixels = _map_cache(cache), max_pixels
 
     def __repr__(self): return f"ULTra({self.fam.name}, block {self.block} of {self.n_blocks}, objective {self.objective_name})"
 
@@ -128,11 +125,12 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
     if self.objective_name == 'ULTra_W' and block != self.block: raise ValueError(
         f"this ULTra_W was trained for block {self.block}, not {block}: leave block out, or train a W for block {block}")
     if self.from_preset and block == self.block: self._say(f"{self.preset.describe(self.n_blocks)}")
-    x, sizes = as_images(x, self.fam, self.device)
+    x, sizes = as_images(x, self.fam, self.device, self.max_pixels)
     grid, p = self.fam.grid, self.fam.prefix
     t = torch.arange(grid[0] * grid[1]) if tokens is None else _check_tokens(tokens, grid[0] * grid[1])
     compute = lambda: ultra_maps(self.model, x, tokens=t + p, block=block, objective_=self.objective, size=None, budget_mb=self.budget_mb)
-    m = (self.cache.get_or_compute(self.model, x, compute, block=block, objective=self.objective, tokens=t, size='grid', normalize=False)
+    m = (self.cache.get_or_compute(self.model, x, compute, block=block, objective=self.objective, tokens=t, size='grid', normalize=False,
+                                       shape=(len(x), len(t), *grid))
          if self.cache is not None else compute())
     return Maps(m, t, grid, x, sizes, block, self.objective_name, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
                 self.preset if self.from_preset else None, self.verbose)
@@ -203,10 +201,20 @@ class Maps:
     @classmethod
     def load(cls, path) -> Maps:
         "Maps saved by `save`."
-        d = np.load(path)
-        m = json.loads(str(d['meta']))
-        return cls(torch.from_numpy(d['grid_maps']), torch.from_numpy(d['tokens']), tuple(m['grid']), torch.from_numpy(d['images']),
-                   [tuple(s) for s in m['sizes']], m['block'], m['objective'], m['model'], tuple(m['mean']), tuple(m['std']))
+        try:
+            d = np.load(path)
+            m = json.loads(str(d['meta']))
+            g, t, ims = torch.from_numpy(d['grid_maps']), torch.from_numpy(d['tokens']), torch.from_numpy(d['images'])
+            grid, sizes = tuple(int(v) for v in m['grid']), [tuple(s) for s in m['sizes']]
+        except Exception as e: raise ValueError(f"{path} is not a maps file written by `Maps.save` ({type(e).__name__}: {e})") from None
+        why = ("grid_maps is not (B, T, h, w)" if g.dim() != 4 else
+               f"its grid {grid} is not the maps' {tuple(g.shape[-2:])}" if tuple(g.shape[-2:]) != grid else
+               f"it has {len(t)} token indices for {g.shape[1]} maps" if len(t) != g.shape[1] else
+               f"its token indices leave 0..{grid[0] * grid[1] - 1}" if len(t) and (t.min() < 0 or t.max() >= grid[0] * grid[1]) else
+               f"it has {len(ims)} images and {len(sizes)} sizes for {len(g)} maps" if not len(ims) == len(sizes) == len(g) else
+               "its maps are NaN or infinite" if not torch.isfinite(g).all() else None)
+        if why: raise ValueError(f"{path} does not hold consistent maps: {why}; write it again with `Maps.save`")
+        return cls(g, t, grid, ims, sizes, m['block'], m['objective'], m['model'], tuple(m['mean']), tuple(m['std']))
 
 # %% ../nbs/10_api.ipynb #0c561921
 @dataclass
@@ -263,6 +271,10 @@ class Segmentation:
         if len(gts) != len(self.maps): raise ValueError(f"{len(gts)} label images for {len(self.maps)} segmentations: give one per image")
         gts = [check_labels(read_label(g) if isinstance(g, (str, Path)) else g, n_classes, ignore, f'label image {j}') for j, g in enumerate(gts)]
         total, per = SegScore(n_classes, tuple(ignore)), []
+        bad = [f"label {j} is {g.shape[0]}x{g.shape[1]}, image {j} {s[0]}x{s[1]}" for j, (g, s) in enumerate(zip(gts, self.maps.sizes))
+               if tuple(g.shape) != tuple(s)]
+        if bad: raise ValueError(f"{len(bad)} label(s) differ in size from their image ({'; '.join(bad[:3])}): "
+                                 "labels must be at each image's original size; they are never resized to fit")
         for j, g in enumerate(gts):
             pred = self.labels_at(j, g.shape).numpy()
             total.add(pred, g); per.append(SegScore(n_classes, tuple(ignore)).add(pred, g).per_image()['miou'])

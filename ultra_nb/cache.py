@@ -4,9 +4,10 @@
 
 # %% ../nbs/08_cache.ipynb #62590809
 from __future__ import annotations
-import hashlib, os, uuid
+import hashlib, os, uuid, warnings
 from pathlib import Path
 import torch
+from .hooks import writable_folder, _first_line
 
 # %% auto #0
 __all__ = ['input_hash', 'fingerprint', 'MapCache']
@@ -16,7 +17,7 @@ def _feed(h, obj):
     "Update hash `h` with a canonical encoding of `obj` (tensors by content; containers recursively)."
     if torch.is_tensor(obj):
         t = obj.detach().cpu().contiguous().reshape(-1)
-        h.update(f'T{t.dtype}{tuple(obj.shape)}'.encode()); h.update(t.view(torch.uint8).numpy().tobytes())
+        h.update(f'T{t.dtype}{tuple(obj.shape)}'.encode()); h.update(t.view(torch.uint8).numpy())  # the buffer itself, not a copy
     elif isinstance(obj, (str, int, float, bool, type(None), torch.dtype, torch.device)): h.update(f'{type(obj).__name__}:{obj!r};'.encode())
     elif hasattr(obj, 'keys') and hasattr(obj, '__getitem__'):
         h.update(b'{')
@@ -35,16 +36,11 @@ def input_hash(x) -> str:
     return h.hexdigest()
 
 # %% ../nbs/08_cache.ipynb #1623d873
-def fingerprint(model:torch.nn.Module, # any module: its class, parameters and buffers are hashed
-                sample:int=4096 # values hashed exactly per tensor, evenly strided
+def fingerprint(model:torch.nn.Module # any module: its class and every parameter's and buffer's bytes are hashed
                ) -> str:
-    "Hash of a model's weights: class name, and per state-dict entry its name, shape, dtype, a strided sample and its sum."
+    "Hash of a model's weights: class name, and per state-dict entry its name, dtype, shape and every byte — no float arithmetic, so the same on any thread count or device."
     h = hashlib.sha256(f'{type(model).__module__}.{type(model).__qualname__}'.encode())
-    for name, t in model.state_dict(keep_vars=False).items():
-        t = t.detach()
-        flat = t.reshape(-1)
-        _feed(h, name); _feed(h, flat[::max(1, flat.numel() // sample)])
-        h.update(f'{tuple(t.shape)}{t.sum(dtype=torch.float32).item() if t.is_floating_point() else int(t.sum()):.10g};'.encode())
+    for name, t in model.state_dict(keep_vars=False).items(): _feed(h, name); _feed(h, t)
     return h.hexdigest()[:16]
 
 # %% ../nbs/08_cache.ipynb #b8598ad2
@@ -54,34 +50,56 @@ def _device_of(x) -> torch.device:
     return ts[0].device if ts else torch.device('cpu')
 
 class MapCache:
-    "Token maps on disk, keyed by (model fingerprint, input hash, settings); atomic writes; `enabled=False` always computes."
+    "Token maps on disk, keyed by (model fingerprint, input hash, settings) — the key stored inside each file too; atomic writes; `enabled=False` always computes."
     def __init__(self, root=None, # folder; default $ULTRA_NB_CACHE, else ~/.cache/ultra_nb/maps
                  enabled:bool=True):
-        self.root = Path(root or os.environ.get('ULTRA_NB_CACHE') or Path.home() / '.cache/ultra_nb/maps').expanduser()
+        env = os.environ.get('ULTRA_NB_CACHE')
+        self.root = Path(root or env or Path.home() / '.cache/ultra_nb/maps').expanduser()
         self.enabled, self._fp = enabled, {}
+        if enabled: writable_folder(self.root, '$ULTRA_NB_CACHE' if env and not root else 'map cache folder')
+
+    def key(self, model, x, **params) -> dict:
+        "What identifies the maps of `model` on `x` with settings `params`: {'model', 'input', 'settings'} hashes."
+        fp = self._fp.get(id(model))
+        if fp is None or fp[0] is not model: fp = self._fp[id(model)] = (model, fingerprint(model))
+        h = hashlib.sha256(); _feed(h, params)
+        return dict(model=fp[1], input=input_hash(x), settings=h.hexdigest())
 
     def path(self, model, x, **params) -> Path:
         "Where the maps of `model` on `x` with settings `params` are stored."
-        fp = self._fp.get(id(model))
-        if fp is None or fp[0] is not model: fp = self._fp[id(model)] = (model, fingerprint(model))
-        h = hashlib.sha256(input_hash(x).encode()); _feed(h, params)
-        return self.root / fp[1] / f'{h.hexdigest()[:32]}.pt'
+        return self._where(self.key(model, x, **params))
+
+    def _where(self, k:dict) -> Path: return self.root / k['model'] / f"{hashlib.sha256((k['input'] + k['settings']).encode()).hexdigest()[:32]}.pt"
+
+    def _stored(self, p:Path, key:dict, shape, device):
+        "The maps stored at `p` when the file is whole and carries `key` (and `shape`), else None with a warning."
+        try: d = torch.load(p, map_location=device, weights_only=True)
+        except Exception as e: why = f"cannot be read ({_first_line(e)})"
+        else:
+            m = d.get('maps') if isinstance(d, dict) else None
+            why = ("holds no key (written by an older ultra_nb)" if not isinstance(d, dict) or 'key' not in d else
+                   "was made from another model, input or settings" if d['key'] != key else
+                   "holds no maps tensor" if not torch.is_tensor(m) else
+                   f"holds maps of shape {tuple(m.shape)}, not {tuple(shape)}" if shape is not None and tuple(m.shape) != tuple(shape) else
+                   "holds NaN or infinite values" if m.is_floating_point() and not torch.isfinite(m).all() else None)
+            if why is None: return m
+        warnings.warn(f"map cache entry {p} {why}: recomputing it")
 
     def get_or_compute(self, model, x, compute, # compute() -> tensor, called on a miss
+                       shape=None, # the shape the maps must have, when known: a stored entry of another shape is recomputed
                        **params # every setting that changes the result: block, objective, size, stride, ...
                       ) -> torch.Tensor:
-        "The stored tensor for this key (loaded onto `x`'s device), else `compute()`, stored atomically."
+        "The stored tensor for this key (loaded onto `x`'s device), else `compute()`, stored atomically with its key inside."
         if not self.enabled: return compute()
-        p = self.path(model, x, **params)
-        if p.exists():
-            try: return torch.load(p, map_location=_device_of(x), weights_only=True)
-            except Exception: pass  # unreadable (e.g. written by another torch version): recompute and replace
+        key = self.key(model, x, **params)
+        p = self._where(key)
+        if p.exists() and (m := self._stored(p, key, shape, _device_of(x))) is not None: return m
         out = compute()
         if not torch.is_tensor(out): raise TypeError(f"compute() returned a {type(out).__name__}; the cache stores one tensor")
         p.parent.mkdir(parents=True, exist_ok=True)
         tmp = p.with_name(f'.{p.stem}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp')
         try:
-            with open(tmp, 'wb') as f: torch.save(out.detach(), f)
+            with open(tmp, 'wb') as f: torch.save(dict(key=key, maps=out.detach()), f)
             os.replace(tmp, p)
         finally: tmp.unlink(missing_ok=True)
         return out

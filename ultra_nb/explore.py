@@ -11,6 +11,8 @@ from PIL import Image as PILImage
 from matplotlib import colormaps
 from .api import ULTra, explain_summary, palette
 from .cluster import overlay
+from .cluster import check_cut
+from .api import as_images
 from .hooks import family_of
 from .ultra_w import UltraW
 
@@ -103,7 +105,7 @@ def legend_html(labels:np.ndarray, # (H, W) segment id of every pixel
 class Explorer(W.VBox):
     "Token maps, segments and dendrogram of one image; every control redraws only what it changes."
     def __init__(self, model, image, block=None, objective='sum', w=None, k=None, zeta=None, size=256, **kw):
-        if k is not None and zeta is not None: raise ValueError("give at most one of k (cluster count) or zeta (distance threshold)")
+        if k is not None or zeta is not None: check_cut(k, zeta)  # the api's own check: what it refuses, the explorer refuses
         if isinstance(image, (list, tuple)) or (torch.is_tensor(image) and image.dim() == 4 and len(image) != 1):
             raise ValueError("explore shows one image: pass one file, PIL image, array or a (1, 3, H, W) tensor")
         if w is not None and not isinstance(w, UltraW): w = UltraW.load(w)
@@ -111,6 +113,8 @@ class Explorer(W.VBox):
         if objective not in objs: raise ValueError(
             f"objective {objective!r} is not offered: use one of {list(objs)} (pass w= a trained UltraW or its file to offer 'ULTra_W')")
         self.ultra = {n: ULTra(model, block=None if n == 'ULTra_W' else block, objective=o, **kw) for n, o in objs.items()}
+        if k is not None:
+            fam = self.ultra[objective].fam; as_images(image, fam); check_cut(k, None, fam.grid[0] * fam.grid[1])
         self.image, self.size, self.grid, self.cache, self._up_key, self._hold = image, size, None, {}, None, False
         self._cut_given = k is not None or zeta is not None
         self.objective = W.Dropdown(options=list(objs), value=objective, description='objective')
@@ -119,8 +123,8 @@ class Explorer(W.VBox):
         self.row, self.col = W.IntSlider(0, 0, 0, description='patch row'), W.IntSlider(0, 0, 0, description='patch col')
         self.mode = W.ToggleButtons(options=['zeta', 'k'], value='k' if k is not None else 'zeta', description='cut by')
         wide = lambda: W.Layout(width='420px')
-        self.zeta = W.FloatSlider(zeta or 0.5, min=0.02, max=2.0, step=0.02, description='ζ', continuous_update=False, layout=wide())
-        self.k = W.IntSlider(k or 5, min=1, max=20, description='k', continuous_update=False, layout=wide())
+        self.zeta = W.FloatSlider(zeta or 0.5, min=min(0.02, zeta or 1), max=2.0, step=0.02, description='ζ', continuous_update=False, layout=wide())
+        self.k = W.IntSlider(k or 5, min=1, max=max(20, k or 0), description='k', continuous_update=False, layout=wide())
         self.picker, self.map_view, self.seg_view = (W.Image(format='png', layout=W.Layout(width=f'{size}px')) for _ in range(3))
         self.dendro, self.legend, self.status = W.Image(format='png'), W.HTML(), W.HTML()
         try:
