@@ -4,8 +4,8 @@
 
 # %% ../nbs/09_distributed.ipynb #dad2d22e
 from __future__ import annotations
-import os
-from dataclasses import dataclass
+import os, warnings
+from dataclasses import dataclass, field
 import numpy as np, torch, torch.distributed as dist
 from .evaluate import SegScore, hungarian, tp_fp_fn
 
@@ -53,6 +53,8 @@ class ReducedScore(SegScore):
     counts: np.ndarray|None = None  # (3, n_cls) tp, fp, fn after per-image matching, summed over images
     total: np.ndarray|None = None  # (n_clusters, n_cls) confusion matrix summed over images
     n_images: int = 0
+    failed: list = field(default_factory=list)  # (item, why) of this rank's items that failed and were skipped
+    n_failed: int = 0  # failed items over all ranks
     def add(self, pred, gt): raise TypeError("a reduced score is final: add images to a SegScore, then call reduce_score")
     def per_image(self) -> dict: return self._score(*self.counts) | dict(protocol='per-image')
     def dataset(self) -> dict: return self._score(*tp_fp_fn(self.total, hungarian(self.total))) | dict(protocol='dataset')
@@ -65,34 +67,49 @@ def _sums(score:SegScore):
     total = sum((np.pad(c, ((0, n_pred - len(c)), (0, 0))) for c in score.confs), np.zeros((n_pred, score.n_cls), np.int64))
     return counts, total, len(score.confs)
 
-def reduce_score(score:SegScore # this rank's images
+def reduce_score(score:SegScore, # this rank's images
+                 failed:list=() # (item, why) of this rank's items that could not be scored
                 ) -> ReducedScore: # the score of every rank's images, the same on every rank
-    "Sum a `SegScore` over the ranks of the default group (just summarise it when there is no group)."
+    "Sum a `SegScore` (and the count of failed items) over the ranks of the default group (just summarise it when there is no group)."
     counts, total, n = _sums(score)
+    nf = len(failed)
     if rank_world()[1] > 1:
         dev = torch.device('cuda', torch.cuda.current_device()) if dist.get_backend() == 'nccl' else torch.device('cpu')
         n_pred = torch.tensor([len(total)], device=dev)
         dist.all_reduce(n_pred, dist.ReduceOp.MAX)
         total = np.pad(total, ((0, int(n_pred) - len(total)), (0, 0)))
-        flat = torch.from_numpy(np.concatenate([counts.ravel(), total.ravel(), [n]])).to(dev)
+        flat = torch.from_numpy(np.concatenate([counts.ravel(), total.ravel(), [n, nf]])).to(dev)
         dist.all_reduce(flat, dist.ReduceOp.SUM)
         flat = flat.cpu().numpy()
-        counts, total, n = flat[:counts.size].reshape(counts.shape), flat[counts.size:-1].reshape(total.shape), int(flat[-1])
-    return ReducedScore(score.n_cls, score.ignore, counts=counts, total=total, n_images=n)
+        counts, total, n, nf = flat[:counts.size].reshape(counts.shape), flat[counts.size:-2].reshape(total.shape), int(flat[-2]), int(flat[-1])
+    if n == 0: raise ValueError("no images were scored" + (f": all {nf} failed" if nf else '') + " — there is no score to report")
+    return ReducedScore(score.n_cls, score.ignore, counts=counts, total=total, n_images=n, failed=list(failed), n_failed=nf)
 
 # %% ../nbs/09_distributed.ipynb #d0cbb8c0
 def evaluate(ds, # a `SegDataset`, or anything with len(ds), ds.image(i), ds.label(i) (and .classes / .ignore)
              segment_fn, # (H, W, 3) uint8 image -> (H, W) cluster ids
              n_cls:int|None=None, # default len(ds.classes)
              ignore:tuple|None=None, # default ds.ignore
-             progress:bool=False # a tqdm bar on rank 0
-            ) -> ReducedScore: # the score of the whole dataset, on every rank
-    "Segment this rank's shard of `ds`, score it, and sum the scores of all ranks."
+             progress:bool=False, # a tqdm bar on rank 0
+             skip_bad:bool=True # an item whose image or label fails to read (ValueError, OSError) is skipped with a warning; False: stop
+            ) -> ReducedScore: # the score of the whole dataset, on every rank; `failed` / `n_failed` name what was skipped
+    "Segment this rank's shard of `ds`, score it, and sum the scores of all ranks; every rank ends the same way, also when items fail."
     n_cls = len(ds.classes) if n_cls is None else n_cls
     score = SegScore(n_cls, tuple(ds.ignore if ignore is None else ignore))
     items = shard(len(ds))
     if progress and is_main():
         from tqdm import tqdm
         items = tqdm(items, desc='eval')
-    for i in items: score.add(segment_fn(ds.image(i)), ds.label(i))
-    return reduce_score(score)
+    failed = []
+    for i in items:
+        try: pred, gt = segment_fn(ds.image(i)), ds.label(i)
+        except (ValueError, OSError) as e:
+            name = ds.items[i][0] if hasattr(ds, 'items') else i
+            failed.append((str(name), str(e).splitlines()[0] if str(e) else type(e).__name__))
+            warnings.warn(f"skipping item {name}: {failed[-1][1]}")
+            continue
+        score.add(pred, gt)
+    r = reduce_score(score, failed)  # every rank reaches this, so a failure on one rank never leaves the others waiting
+    if r.n_failed and not skip_bad: raise ValueError(f"{r.n_failed} item(s) could not be scored" + (f", e.g. {failed[0][0]}: {failed[0][1]}" if failed else '')
+                                                     + ": fix them, or let them be skipped (skip_bad=True, --on-bad skip)")
+    return r

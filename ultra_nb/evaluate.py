@@ -8,11 +8,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
+from .hooks import read_rgb, read_text, image_problem, MAX_PIXELS
 
 # %% auto #0
-__all__ = ['VOC_CLASSES', 'CAMVID_CLASSES', 'COCO27_CLASSES', 'CITYSCAPES27_CLASSES', 'POTSDAM3_CLASSES', 'check_labels',
-           'confusion', 'hungarian', 'tp_fp_fn', 'SegScore', 'SegDataset', 'read_label', 'voc', 'cocostuff27',
-           'cityscapes27', 'potsdam3', 'camvid', 'patch_labels', 'ITIoU', 'perturbation_masks', 'perturbation_test']
+__all__ = ['VOC_CLASSES', 'CAMVID_CLASSES', 'LAYOUTS', 'COCO27_CLASSES', 'CITYSCAPES27_CLASSES', 'POTSDAM3_CLASSES',
+           'check_labels', 'confusion', 'hungarian', 'tp_fp_fn', 'SegScore', 'SegDataset', 'read_label', 'voc',
+           'cocostuff27', 'cityscapes27', 'potsdam3', 'camvid', 'item_problem', 'check_dataset', 'patch_labels',
+           'ITIoU', 'perturbation_masks', 'perturbation_test']
 
 # %% ../nbs/03_evaluate.ipynb #36c520c5
 def check_labels(gt, # class id per pixel
@@ -77,14 +79,17 @@ class SegScore:
         present = (tp + fn) > 0
         iou = tp / np.maximum(tp + fp + fn, 1)
         valid = (tp + fn).sum()
-        return dict(acc=tp.sum() / valid if valid else float('nan'),
-                    miou=iou[present].mean() if present.any() else float('nan'), iou=np.where(present, iou, np.nan))
+        if not valid: raise ValueError("no pixel of the scored images holds a class (each is ignored, or no image was scored): "
+                                       "there is no score to report; check the labels, the ignore values and the dataset's split")
+        return dict(acc=tp.sum() / valid, miou=iou[present].mean(), iou=np.where(present, iou, np.nan))
     def per_image(self) -> dict:
         "Hungarian matching in each image; counts accumulated over images."
+        if not self.confs: raise ValueError("no images were scored: add images before asking for a score")
         counts = [tp_fp_fn(c, hungarian(c)) for c in self.confs]
         return self._score(*(np.sum(x, 0) for x in zip(*counts))) | dict(protocol='per-image')
     def dataset(self) -> dict:
         "One Hungarian matching on the confusion matrix summed over all images (cluster ids shared across images)."
+        if not self.confs: raise ValueError("no images were scored: add images before asking for a score")
         n_pred = max(len(c) for c in self.confs)
         total = sum(np.pad(c, ((0, n_pred - len(c)), (0, 0))) for c in self.confs)
         return self._score(*tp_fp_fn(total, hungarian(total))) | dict(protocol='dataset')
@@ -98,13 +103,13 @@ class SegDataset:
     classes: list
     ignore: tuple
     remap: np.ndarray|None = None  # lookup table applied to raw label values
+    skipped: list = field(default_factory=list)  # (image path, why) of items `check_dataset` left out
     def __len__(self): return len(self.items)
     def image(self, i) -> np.ndarray:
         "The RGB image of item `i` as an (H, W, 3) uint8 array."
         p = Path(self.items[i][0])
         if p.suffix == '.mat': return _mat(p, 'img')[..., :3].astype(np.uint8)
-        from PIL import Image
-        return np.asarray(Image.open(p).convert('RGB'))
+        return read_rgb(p, None)  # EXIF, 16-bit and palette images as they are meant to be seen; sizes were checked by `check_dataset`
     def label(self, i) -> np.ndarray:
         "The class-id mask of item `i` (after `remap`)."
         p = Path(self.items[i][1])
@@ -136,13 +141,24 @@ VOC_CLASSES = ['background', 'aeroplane', 'bicycle', 'bird', 'boat', 'bottle', '
                'diningtable', 'dog', 'horse', 'motorbike', 'person', 'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor']
 CAMVID_CLASSES = ['sky', 'building', 'pole', 'road', 'pavement', 'tree', 'signsymbol', 'fence', 'car', 'pedestrian', 'bicyclist']
 
-def _ids(root, split): return Path(root, split).read_text().split()
+LAYOUTS = dict(
+    voc='DIR/JPEGImages/<id>.jpg, DIR/SegmentationClass/<id>.png (palette, 255 void), ids in DIR/val.txt or DIR/ImageSets/Segmentation/val.txt',
+    camvid='DIR/images/<id>.png (or .jpg), DIR/labels/<id>.png (class ids 0..10, 11 void), ids in DIR/val.txt',
+    cocostuff27='DIR/images/val2017/<id>.jpg, DIR/annotations/val2017/<id>.png (182 fine labels), ids in DIR/curated/val2017/Coco164kFull_Stuff_Coarse_7.txt',
+    cityscapes27='DIR/leftImg8bit/val/<city>/*_leftImg8bit.png, DIR/gtFine/val/<city>/*_gtFine_labelIds.png',
+    potsdam3="DIR/imgs/<id>.mat ('img'), DIR/gt/<id>.mat ('gt'), ids in DIR/labelled_test.txt")
+
+def _ids(root, split, layout:str) -> list:
+    "The ids a split file lists (UTF-8), or a `ValueError` that describes the layout expected."
+    p = Path(root, split)
+    if not p.is_file(): raise ValueError(f"{root} has no split file {split}: is it in the {layout} layout ({LAYOUTS[layout]})?")
+    return read_text(p, 'split file').split()
 
 def voc(root, split_file='val.txt') -> SegDataset:
     "PASCAL VOC 2012 in its own layout: JPEGImages/, SegmentationClass/ (palette PNG, 255 = void), a split file."
     root = Path(root)
-    split = root / split_file if (root / split_file).exists() else root / 'ImageSets/Segmentation' / split_file
-    items = [(root / f'JPEGImages/{i}.jpg', root / f'SegmentationClass/{i}.png') for i in split.read_text().split()]
+    split = split_file if (root / split_file).exists() else Path('ImageSets/Segmentation') / split_file
+    items = [(root / f'JPEGImages/{i}.jpg', root / f'SegmentationClass/{i}.png') for i in _ids(root, split, 'voc')]
     return SegDataset('voc', items, VOC_CLASSES, (255,))
 
 COCO27_CLASSES = ['electronic', 'appliance', 'food', 'furniture', 'indoor', 'kitchen', 'accessory', 'animal', 'outdoor', 'person',
@@ -159,7 +175,7 @@ POTSDAM3_CLASSES = ['roads and cars', 'buildings and clutter', 'trees and vegeta
 def cocostuff27(root, split_list='Coco164kFull_Stuff_Coarse_7.txt') -> SegDataset:
     "COCO-Stuff-27 val (the curated 2175-image list of IIC / PiCIE / STEGO): images/val2017, annotations/val2017 (182 fine labels)."
     root = Path(root)
-    ids = (root / 'curated/val2017' / split_list).read_text().split()
+    ids = _ids(root, Path('curated/val2017') / split_list, 'cocostuff27')
     items = [(root / f'images/val2017/{i}.jpg', root / f'annotations/val2017/{i}.png') for i in ids]
     return SegDataset('cocostuff27', items, COCO27_CLASSES, (255,), _lut((f, int(c, 27)) for f, c in enumerate(_COCO_FINE_TO_COARSE)))
 
@@ -173,15 +189,51 @@ def cityscapes27(root, split='val') -> SegDataset:
 def potsdam3(root, split_file='labelled_test.txt') -> SegDataset:
     "Potsdam-3 as distributed with IIC / STEGO: imgs/<id>.mat ('img', RGB+IR), gt/<id>.mat ('gt', 6 classes merged into 3)."
     root = Path(root)
-    items = [(root / f'imgs/{i}.mat', root / f'gt/{i}.mat') for i in (root / split_file).read_text().split()]
+    items = [(root / f'imgs/{i}.mat', root / f'gt/{i}.mat') for i in _ids(root, split_file, 'potsdam3')]
     return SegDataset('potsdam3', items, POTSDAM3_CLASSES, (255,), _lut([(0, 0), (4, 0), (1, 1), (5, 1), (2, 2), (3, 2)]))
 
 def camvid(root, split_file='val.txt') -> SegDataset:
     "CamVid with images/<id>.png (or .jpg) and labels/<id>.png (11 classes, 11 = unlabelled, ignored)."
     root = Path(root)
     image = lambda i: next((p for p in (root / f'images/{i}.png', root / f'images/{i}.jpg') if p.exists()), root / f'images/{i}.png')
-    items = [(image(i), root / f'labels/{i}.png') for i in (root / split_file).read_text().split()]
+    items = [(image(i), root / f'labels/{i}.png') for i in _ids(root, split_file, 'camvid')]
     return SegDataset('camvid', items, CAMVID_CLASSES, (11,))
+
+# %% ../nbs/03_evaluate.ipynb #66414dda
+_LABEL_MODES = ('P', 'L', 'I', 'I;16', 'I;16B', 'I;16L', '1')
+
+def item_problem(image, label, max_pixels:int|None=MAX_PIXELS) -> str|None:
+    "Why one (image, label) pair cannot be scored, in one sentence (headers only), or None."
+    from PIL import Image
+    if Path(image).suffix == '.mat' or Path(label).suffix == '.mat':
+        missing = [str(p) for p in (image, label) if not Path(p).is_file()]
+        return f"{missing[0]} does not exist" if missing else None
+    if (why := image_problem(image, max_pixels)): return why
+    if not Path(label).is_file(): return f"label {label} does not exist"
+    try:
+        with Image.open(label) as lb, Image.open(image) as im: mode, ls, size = lb.mode, lb.size, im.size
+    except Exception as e: return f"label {label} cannot be read as an image ({type(e).__name__})"
+    if mode not in _LABEL_MODES: return f"label {label} is a {mode} image, not one channel of class ids"
+    if ls != size: return f"label {label} is {ls[1]}x{ls[0]} but its image is {size[1]}x{size[0]}"
+    return None
+
+def check_dataset(ds:SegDataset, # from a reader (`voc`, `camvid`, ...)
+                  skip_bad:bool=False, # leave out bad items (with a warning) instead of stopping
+                  max_pixels:int|None=MAX_PIXELS, # larger images count as bad
+                  show:int=3 # offenders named in the message
+                 ) -> SegDataset: # `ds`, or a copy without its bad items (listed in `skipped`)
+    "`ds` when every item can be scored; else a `ValueError` naming the first offenders and their count (or, with `skip_bad`, the rest)."
+    import warnings
+    if not len(ds): raise ValueError(f"the {ds.name} split lists no images: name a split file with at least one id")
+    bad = [(it, why) for it in ds.items if (why := item_problem(*it, max_pixels))]
+    if not bad: return ds
+    head = f"{len(bad)} of {len(ds)} {ds.name} items cannot be scored: " + '; '.join(w for _, w in bad[:show]) + ('; ...' if len(bad) > show else '')
+    if len(bad) == len(ds): raise ValueError(f"{head} — none is left to score: is the folder in the {ds.name} layout ({LAYOUTS.get(ds.name, '?')})?")
+    if not skip_bad: raise ValueError(f"{head} — fix them, or skip them (--on-bad skip, or skip_bad=True)")
+    warnings.warn(f"skipping {head}")
+    skip = {id(it) for it, _ in bad}
+    return SegDataset(ds.name, [it for it in ds.items if id(it) not in skip], ds.classes, ds.ignore, ds.remap,
+                      ds.skipped + [(str(it[0]), w) for it, w in bad])
 
 # %% ../nbs/03_evaluate.ipynb #60b95b9b
 def patch_labels(gt:np.ndarray, grid:tuple, ignore=(255,), min_valid:float=0.5) -> np.ndarray:
