@@ -5,19 +5,25 @@
 # %% ../nbs/12_cli.ipynb #c8deab53
 from __future__ import annotations
 import argparse, csv, json, os, socket, sys
+import warnings
 from pathlib import Path
 import numpy as np, torch
 from .hooks import load_timm, load_causal_lm, family_of
+from .hooks import image_problem, read_rgb, read_text, check_model_file, writable_folder, MAX_PIXELS
+from .hooks import check_device as _device_ok
 from .maps import block_of_layer, check_block, tile_maps
+from .maps import pass_plan
 from .cluster import check_cut
 from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3
+from .evaluate import LAYOUTS, check_dataset
 from .ultra_w import UltraW
 from .api import ULTra, explain_summary, Maps, palette
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'architecture', 'depth_and_tokens', 'vision_block',
-           'check_device', 'outputs_free', 'hub_reachable', 'local_checkpoint', 'resolve_model', 'cmd_maps',
-           'cmd_segment', 'cmd_eval', 'cmd_summary', 'parser', 'main']
+           'check_device', 'outputs_free', 'good_images', 'plan_outputs', 'atomic', 'hub_reachable', 'local_checkpoint',
+           'resolve_model', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_eval', 'summary_plan', 'cmd_summary',
+           'parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #e818a179
 DEFAULT_MODEL = 'vit_small_patch16_224.dino'
@@ -26,9 +32,9 @@ READERS = dict(voc=voc, camvid=camvid, cocostuff27=cocostuff27, cityscapes27=cit
 class UserError(Exception): "A problem with the command's input, reported as one line."
 
 def _check(fn, *a, **kw):
-    "Run a validator; its `ValueError` becomes a `UserError`."
+    "Run a validator; its `ValueError` (or `TypeError`) becomes a `UserError`."
     try: return fn(*a, **kw)
-    except ValueError as e: raise UserError(str(e)) from None
+    except (ValueError, TypeError) as e: raise UserError(str(e)) from None
 
 def architecture(name:str):
     "The timm architecture `name` built on the meta device — depth and grid without weights or downloads — or a `UserError`."
@@ -50,10 +56,9 @@ def vision_block(a, n_blocks:int) -> int|None:
     return None if a.block is None else _check(check_block, a.block, n_blocks)
 
 def check_device(device:str|None) -> str|None:
-    if device is None: return None
-    try: d = torch.device(device)
-    except RuntimeError: raise UserError(f"--device {device!r} is not a device: use cpu, cuda or cuda:N") from None
-    if d.type == 'cuda' and not torch.cuda.is_available(): raise UserError(f"--device {device}: no CUDA GPU is visible here; use --device cpu")
+    "`--device` when this torch build and machine have it (`hooks.check_device`: meta, mps, cuda on a CPU build, cuda:7 ...), else a `UserError`."
+    try: _device_ok(device)
+    except ValueError as e: raise UserError(f"--{e}") from None
     return device
 
 def outputs_free(paths, overwrite:bool):
@@ -63,6 +68,48 @@ def outputs_free(paths, overwrite:bool):
     if dup: raise UserError(f"two inputs would write {sorted(dup)[0]}: give images different names or run them separately")
     hit = [p for p in paths if p.exists()]
     if hit and not overwrite: raise UserError(f"{hit[0]} exists: choose another --out, or pass --overwrite to replace earlier results")
+
+def _listing(bad:list, n:int, what:str, how:str='cannot be read', show:int=3) -> str:
+    "'2 of 5 images cannot be read: why; why' — the first `show` reasons and the count."
+    return f"{len(bad)} of {n} {what} {how}: " + '; '.join(w for _, w in bad[:show]) + ('; ...' if len(bad) > show else '')
+
+def good_images(a) -> tuple:
+    "(readable IMAGE paths, [(path, why)] skipped): headers, `verify` and the pixel limit of each; a bad one stops the run with --on-bad stop, or when none is left."
+    if not a.images: raise UserError("no IMAGE given: name one or more image files")
+    paths = [Path(p) for p in a.images]
+    bad = [(p, why) for p in paths if (why := image_problem(p, a.max_pixels))]
+    if not bad: return paths, []
+    if len(bad) == len(paths): raise UserError(bad[0][1] if len(bad) == 1 else _listing(bad, len(paths), 'images') + ': none is left to run')
+    if a.on_bad == 'stop': raise UserError(_listing(bad, len(paths), 'images') + " — fix them, or pass --on-bad skip to run the others")
+    warnings.warn(_listing(bad, len(paths), 'images', 'cannot be read and are skipped'))
+    return [p for p in paths if p not in dict(bad)], [(str(p), w) for p, w in bad]
+
+def plan_outputs(out:Path, verb:str, settings:dict, images:list, suffixes:tuple, overwrite:bool) -> list:
+    "The images still to do. Outputs of a run with the same settings (recorded in OUT/.ultra_nb_VERB.json) mean done: a rerun resumes. Outputs of other settings stop the command unless `overwrite`."
+    names = [p.stem for p in images]
+    dup = sorted({n for n in names if names.count(n) > 1})
+    if dup: raise UserError(f"two inputs would write {out / (dup[0] + suffixes[0])}: give images different names or run them separately")
+    if overwrite: return list(images)
+    run = out / f'.ultra_nb_{verb}.json'
+    try: same = run.is_file() and json.loads(run.read_text()) == settings
+    except (ValueError, OSError): same = False
+    todo = []
+    for p in images:
+        have = [out / f'{p.stem}{s}' for s in suffixes if (out / f'{p.stem}{s}').exists()]
+        if have and not same: raise UserError(
+            f"{have[0]} exists{' from a run with other settings' if run.is_file() else ''}: choose another --out, or pass --overwrite to replace earlier results")
+        if len(have) < len(suffixes): todo.append(p)
+    return todo
+
+def atomic(dest:Path, write):
+    "Call `write(tmp)` on a temporary name beside `dest`, then rename it to `dest`: an interrupted run leaves no half-written file."
+    dest = Path(dest)
+    tmp = dest.with_name(f'.{dest.stem}.partial{dest.suffix}')
+    try:
+        write(tmp)
+        os.replace(tmp, dest)
+    finally: tmp.unlink(missing_ok=True)
+    return dest
 
 # %% ../nbs/12_cli.ipynb #11c99d7b
 def hub_reachable(timeout:float=2.0) -> bool:
@@ -75,19 +122,21 @@ def hub_reachable(timeout:float=2.0) -> bool:
     except OSError: return False
 
 def local_checkpoint(name:str, checkpoint=None, weights_dir=None) -> Path|None:
+    "The local state dict for `name` (--checkpoint, else NAME.pth in --weights-dir / $ULTRA_NB_WEIGHTS), checked to be a checkpoint file; None when there is none."
     if checkpoint is not None:
         if not Path(checkpoint).is_file(): raise UserError(f"checkpoint {checkpoint} does not exist")
+        _check(check_model_file, checkpoint, 'checkpoint')
         return Path(checkpoint)
     d = weights_dir or os.environ.get('ULTRA_NB_WEIGHTS')
     if d and not Path(d).is_dir(): raise UserError(f"--weights-dir {d} is not a folder")
-    return next((p for p in ((Path(d) / f'{name}.pth'), Path(d) / f"{name.split('.')[0]}.pth") if p.exists()), None) if d else None
+    p = next((p for p in ((Path(d) / f'{name}.pth'), Path(d) / f"{name.split('.')[0]}.pth") if p.exists()), None) if d else None
+    if p is not None: _check(check_model_file, p, 'checkpoint')
+    return p
 
 def resolve_model(name:str=DEFAULT_MODEL, checkpoint=None, weights_dir=None):
     "A timm model from a local state dict, else timm's hub, or a `UserError` that says what to pass."
     ckpt = local_checkpoint(name, checkpoint, weights_dir)
-    if ckpt is not None:
-        try: return load_timm(name, ckpt)
-        except RuntimeError as e: raise UserError(f"checkpoint {ckpt} does not fit {name}: {str(e).splitlines()[0]}") from None
+    if ckpt is not None: return _check(load_timm, name, ckpt)
     why = "the hub cannot be reached" if not hub_reachable() else None
     if why is None:
         try: return load_timm(name)
@@ -96,12 +145,6 @@ def resolve_model(name:str=DEFAULT_MODEL, checkpoint=None, weights_dir=None):
                     "or $ULTRA_NB_WEIGHTS")
 
 # %% ../nbs/12_cli.ipynb #cc0f65ab
-def _images(a) -> list:
-    if not a.images: raise UserError("no IMAGE given: name one or more image files")
-    missing = [p for p in a.images if not Path(p).is_file()]
-    if missing: raise UserError(f"image {missing[0]} does not exist")
-    return [Path(p) for p in a.images]
-
 def _ultra(a, arch_blocks:int) -> ULTra:
     "Load the model (after every check) and the entry object the flags describe."
     model = resolve_model(a.model, a.checkpoint, a.weights_dir)
@@ -109,10 +152,20 @@ def _ultra(a, arch_blocks:int) -> ULTra:
     if a.w:
         try: objective = UltraW.load(a.w)
         except Exception as e: raise UserError(f"cannot read ULTra_W file {a.w}: {str(e).splitlines()[0]}") from None
-    try: return ULTra(model, block=vision_block(a, arch_blocks), objective=objective, device=a.device)
+    try: return ULTra(model, block=vision_block(a, arch_blocks), objective=objective, device=a.device, verbose=False,
+                      max_pixels=a.max_pixels)
     except ValueError as e: raise UserError(f"{a.w}: {e}" if a.w else str(e)) from None
 
-def _prepare(a, outputs) -> tuple:
+def settings_line(u:ULTra, a) -> str:
+    "One short line: the block, objective and cut this run uses, and which of them came from the preset."
+    pre = f"preset {u.preset.kind}/{u.preset.domain}"
+    parts = [f"block {u.block} of {u.n_blocks}" + (f" ({pre})" if u.from_preset else ''), f"objective {u.objective_name}"]
+    if hasattr(a, 'k'):
+        k, zeta = getattr(a, 'k', None), getattr(a, 'zeta', None)
+        parts.append(f"cut k {k}" if k is not None else f"cut ζ {zeta}" if zeta is not None else f"cut ζ {u.preset.zeta} ({pre})")
+    return ', '.join(parts)
+
+def _prepare(a, outputs=()) -> tuple:
     "Every check that needs no weights; returns (architecture depth, patch-token count)."
     check_device(a.device)
     n_blocks, n_tokens = depth_and_tokens(a.model)
@@ -121,70 +174,105 @@ def _prepare(a, outputs) -> tuple:
     if a.w and not Path(a.w).is_file(): raise UserError(f"ULTra_W file {a.w} does not exist")
     out = Path(a.out)
     if out.exists() and not out.is_dir(): raise UserError(f"--out {out} is a file: name a folder")
+    _check(writable_folder, out, '--out')
     outputs_free(outputs, a.overwrite)
+    local_checkpoint(a.model, a.checkpoint, a.weights_dir)
     return n_blocks, n_tokens
 
+def _settings(a, verb:str) -> dict:
+    "What makes this verb's outputs: a rerun with the same settings resumes, other settings never overwrite them."
+    keys = ('model', 'checkpoint', 'weights_dir', 'block', 'layer', 'objective', 'w', 'k', 'zeta', 'tokens')
+    return dict(verb=verb, **{k: (str(Path(v).resolve()) if k in ('checkpoint', 'weights_dir', 'w') and v else v)
+                              for k in keys if hasattr(a, k) for v in [getattr(a, k)]})
+
+def _batch(a, verb:str, suffixes:tuple, one):
+    "Run `one(u, path, out)` on every readable image not done yet; a failing image is skipped with a warning (or stops, --on-bad stop); skipped images are listed in OUT/skipped.txt."
+    images, skipped = good_images(a)
+    out = Path(a.out)
+    n_blocks, _ = _prepare(a)
+    settings = _settings(a, verb)
+    todo = plan_outputs(out, verb, settings, images, suffixes, a.overwrite)
+    if len(todo) < len(images): print(f"resuming: {len(images) - len(todo)} of {len(images)} readable images already done in {out}")
+    done = 0
+    if todo:
+        u = _ultra(a, n_blocks)
+        print(f"ultra-nb: {settings_line(u, a)}")
+        out.mkdir(parents=True, exist_ok=True)
+        atomic(out / f'.ultra_nb_{verb}.json', lambda t: t.write_text(json.dumps(settings)))
+        for p in todo:
+            try: one(u, p, out); done += 1
+            except UserError as e:
+                if a.on_bad == 'stop': raise UserError(f"{p}: {e} (outputs of the images before it are kept)") from None
+                skipped.append((str(p), str(e))); warnings.warn(f"skipping {p}: {e}")
+        if not done: raise UserError(f"no image could be run: {skipped[-1][0]}: {skipped[-1][1]}")
+    listing = out / 'skipped.txt'
+    if skipped and out.is_dir(): atomic(listing, lambda t: t.write_text(''.join(f'{p}\t{w}\n' for p, w in skipped)))
+    elif listing.exists(): listing.unlink()
+    print(f"done: {done + len(images) - len(todo)} of {len(a.images)} images in {out}" + (f"; {len(skipped)} skipped, listed in {listing}" if skipped else ''))
+
 def cmd_maps(a):
-    images, out = _images(a), Path(a.out)
-    n_blocks, _ = _prepare(a, [out / f'{p.stem}{s}' for p in images for s in ('_maps.png', '_maps.npz')])
-    u = _ultra(a, n_blocks)
-    out.mkdir(parents=True, exist_ok=True)
     import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
-    for p in images:
+    def one(u, p, out):
         m = _check(u.maps, p, tokens=a.tokens)
-        m.save(out / f'{p.stem}_maps.npz', overwrite=a.overwrite)
-        if a.tokens is None: plt.imsave(out / f'{p.stem}_maps.png', tile_maps(m.grid_maps[0], m.grid).numpy(), cmap='jet')
-        else: m.show(a.tokens).savefig(out / f'{p.stem}_maps.png', dpi=80); plt.close('all')
+        fig = _check(m.show, a.tokens)  # the chosen tokens' maps over the image (four spread over the grid by default)
+        atomic(out / f'{p.stem}_maps.png', lambda t: fig.savefig(t, dpi=80)); plt.close('all')
+        atomic(out / f'{p.stem}_maps.npz', lambda t: m.save(t, overwrite=True))
         print(f"{p}: {len(m.tokens)} token maps at block {m.block} -> {out / p.stem}_maps.{{png,npz}}")
+    _batch(a, 'maps', ('_maps.png', '_maps.npz'), one)
 
 def cmd_segment(a):
     from PIL import Image
-    images, out = _images(a), Path(a.out)
-    n_blocks, _ = _prepare(a, [out / f'{p.stem}{s}' for p in images for s in ('_segmentation.png', '_overlay.png', '_maps.npz')])
-    u = _ultra(a, n_blocks)
-    out.mkdir(parents=True, exist_ok=True)
-    for p in images:
+    def one(u, p, out):
         m = _check(u.maps, p)
-        s = m.segment(a.k, a.zeta)
+        s = _check(m.segment, a.k, a.zeta)
         seg = s.labels_at(0).numpy()
-        s.save(out / f'{p.stem}_segmentation.png', overwrite=a.overwrite)
-        rgb = np.asarray(Image.open(p).convert('RGB'))
-        Image.fromarray((0.5 * rgb + 0.5 * palette()[seg % 20]).astype(np.uint8)).save(out / f'{p.stem}_overlay.png')
-        m.save(out / f'{p.stem}_maps.npz', overwrite=a.overwrite)
+        rgb = read_rgb(p, None)  # upright, as the maps saw it
+        atomic(out / f'{p.stem}_segmentation.png', lambda t: s.save(t, overwrite=True))
+        atomic(out / f'{p.stem}_overlay.png', lambda t: Image.fromarray((0.5 * rgb + 0.5 * palette()[seg % 20]).astype(np.uint8)).save(t))
+        atomic(out / f'{p.stem}_maps.npz', lambda t: m.save(t, overwrite=True))
         print(f"{p}: {len(np.unique(seg))} segments -> {out / p.stem}_{{segmentation,overlay}}.png, _maps.npz")
+    _batch(a, 'segment', ('_segmentation.png', '_overlay.png', '_maps.npz'), one)
 
 # %% ../nbs/12_cli.ipynb #364bc6f9
 def cmd_eval(a):
     from ultra_nb.distributed import init_from_env, evaluate, is_main, rank_world
+    from ultra_nb.cache import MapCache
     if not Path(a.dataset_dir).is_dir(): raise UserError(f"dataset folder {a.dataset_dir} does not exist")
     try: ds = READERS[a.dataset](a.dataset_dir)
-    except FileNotFoundError as e: raise UserError(f"{a.dataset_dir} is not in the {a.dataset} layout: {e}") from None
+    except ValueError as e: raise UserError(str(e)) from None  # names the layout expected
+    except OSError as e: raise UserError(f"{a.dataset_dir} is not in the {a.dataset} layout ({LAYOUTS[a.dataset]}): {e}") from None
     if a.limit is not None:
         if a.limit < 1: raise UserError("--limit must be at least 1")
         ds.items = ds.items[:a.limit]
     out = Path(a.out)
     n_blocks, _ = _prepare(a, [out / 'metrics.csv', out / 'metrics.md'])
+    ds = _check(check_dataset, ds, a.on_bad == 'skip', a.max_pixels)  # every rank checks the same files, so all stop alike
+    cache = None if a.no_cache else _check(MapCache)
     init_from_env('cuda' if a.device and a.device.startswith('cuda') else 'cpu')
     if a.device is None and rank_world()[1] > 1 and torch.cuda.is_available(): a.device = f'cuda:{torch.cuda.current_device()}'
     u = _ultra(a, n_blocks)
-    if not a.no_cache:
-        from ultra_nb.cache import MapCache
-        u.cache = MapCache()
+    u.cache = cache
+    if is_main(): print(f"ultra-nb: {settings_line(u, a)}")
     zeta = a.zeta if a.k is None and a.zeta is not None else (None if a.k is not None else u.preset.zeta)
-    seg = lambda rgb: _check(u.maps, rgb).segment(a.k, zeta).labels_at(0).numpy()
-    try: score, main = evaluate(ds, seg, progress=True), is_main()
+    seg = lambda rgb: u.maps(rgb).segment(a.k, zeta).labels_at(0).numpy()
+    try: score, main = _check(evaluate, ds, seg, progress=True, skip_bad=a.on_bad == 'skip'), is_main()
     finally:  # leave the group before exiting: a rank that exits with gloo's threads alive can abort at teardown
         if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     if not main: return
-    rows = [dict(dataset=a.dataset, images=len(ds), model=a.model, block=u.block, objective=u.objective_name,
+    skipped = ds.skipped + score.failed
+    rows = [dict(dataset=a.dataset, images=score.n_images, model=a.model, block=u.block, objective=u.objective_name,
                  cut=f'k={a.k}' if a.k else f'zeta={zeta}', protocol=r['protocol'], u_acc=round(100 * r['acc'], 2),
-                 u_miou=round(100 * r['miou'], 2)) for r in (score.per_image(), score.dataset())]
+                 u_miou=round(100 * r['miou'], 2), skipped=len(ds.skipped) + score.n_failed) for r in (score.per_image(), score.dataset())]
     out.mkdir(parents=True, exist_ok=True)
-    with open(out / 'metrics.csv', 'w', newline='') as f:
-        w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    def write_csv(t):
+        with open(t, 'w', newline='') as f:
+            w = csv.DictWriter(f, fieldnames=list(rows[0])); w.writeheader(); w.writerows(rows)
+    atomic(out / 'metrics.csv', write_csv)
     table = ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])] + ['| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows]
-    (out / 'metrics.md').write_text('\n'.join(table) + '\n')
+    atomic(out / 'metrics.md', lambda t: t.write_text('\n'.join(table) + '\n'))
+    if skipped: atomic(out / 'skipped.txt', lambda t: t.write_text(''.join(f'{p}\t{w}\n' for p, w in skipped)))
     print('\n'.join(table))
+    if rows[0]['skipped']: print(f"{rows[0]['skipped']} item(s) skipped" + (f", listed in {out / 'skipped.txt'}" if skipped else ''))
 
 # %% ../nbs/12_cli.ipynb #b3e43347
 def _text_depth(model:str, gguf:str|None) -> int|None:
@@ -192,49 +280,90 @@ def _text_depth(model:str, gguf:str|None) -> int|None:
     d = Path(model)
     if gguf:
         from gguf import GGUFReader
-        r = GGUFReader(d / gguf)
+        try: r = GGUFReader(d / gguf)
+        except Exception as e: raise UserError(f"GGUF file {d / gguf} cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__}): pass an intact .gguf file") from None
         f = next((f for k, f in r.fields.items() if k.endswith('.block_count')), None)
         return int(f.parts[f.data[0]][0]) if f is not None else None
     cfg = d / 'config.json'
-    return json.loads(cfg.read_text()).get('num_hidden_layers') if cfg.exists() else None
+    if not cfg.exists(): return None
+    try: return json.loads(_check(read_text, cfg, 'config file')).get('num_hidden_layers')
+    except (ValueError, AttributeError): raise UserError(f"{cfg} is not a JSON object: pass the model folder's own config.json") from None
+
+def _available_mb(device) -> float|None:
+    "Memory free for the run on `device` (MemAvailable on Linux for the CPU), or None when unknown."
+    if device is not None and torch.device(device).type == 'cuda': return torch.cuda.mem_get_info(torch.device(device))[0] / 2 ** 20
+    try: return next(int(l.split()[1]) / 1024 for l in open('/proc/meminfo') if l.startswith('MemAvailable:'))
+    except (OSError, StopIteration): return None
+
+def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_tokens:int=64, budget_mb:float=1024) -> tuple:
+    "(one line saying how much work and memory the maps will take, from the engine's chunk rule; peak MB) — before the work starts."
+    c = model.config
+    n_ctx = len(tok(text.strip(), add_special_tokens=False)['input_ids'])
+    n_sum = len(tok(' ' + summary.strip(), add_special_tokens=False)['input_ids']) if summary else max_new_tokens
+    n = n_ctx + n_sum + 8
+    p = pass_plan(n, c.hidden_size, c.num_attention_heads, n_sum, budget_mb, next(model.parameters()).dtype)
+    return (f"summary: {n_ctx} context tokens, {'' if summary else 'up to '}{n_sum} summary tokens, block {block}: "
+            f"{p['passes']} pass(es) of {p['per_pass']} target(s) through {block + 1} blocks, memory up to about {p['peak_mb'] / 1024:.1f} GB"), p['peak_mb']
 
 def cmd_summary(a):
     ctx = Path(a.context)
-    if not ctx.is_file(): raise UserError(f"context file {ctx} does not exist")
-    text = ctx.read_text(errors='replace')
+    text = _check(read_text, ctx, 'context file')
     if not text.strip(): raise UserError(f"context file {ctx} is empty: nothing to explain the summary by")
     if (a.summary is None) == (not a.generate): raise UserError("give exactly one of --summary TEXT or --generate")
     if a.summary is not None and not a.summary.strip(): raise UserError("--summary is empty: give the summary's text, or --generate")
     check_device(a.device)
     local = Path(a.model).is_dir()
     if a.gguf and not local: raise UserError(f"--gguf needs --model to be the folder holding {a.gguf}")
-    if a.gguf and not (Path(a.model) / a.gguf).is_file(): raise UserError(f"GGUF file {Path(a.model) / a.gguf} does not exist")
+    if a.gguf: _check(check_model_file, Path(a.model) / a.gguf, 'gguf')
     if local and not a.gguf and not (Path(a.model) / 'config.json').exists():
         raise UserError(f"{a.model} holds no config.json: pass --gguf FILE for a GGUF checkpoint in that folder")
     depth = _text_depth(a.model, a.gguf) if local else None
     if a.block is not None and depth is not None: _check(check_block, a.block, depth)
     out = Path(a.out); stem = out / ctx.stem
+    if out.exists() and not out.is_dir(): raise UserError(f"--out {out} is a file: name a folder")
+    _check(writable_folder, out, '--out')
     outputs_free([stem.with_name(stem.name + s) for s in ('.html', '.png', '.json')], a.overwrite)
     if not local and not hub_reachable(): raise UserError(
         f"{a.model} is not a local folder and the hub cannot be reached: pass --model DIR with config.json and weights, or --gguf FILE")
-    model, tok = load_causal_lm(a.model, gguf_file=a.gguf)
+    try: model, tok = load_causal_lm(a.model, gguf_file=a.gguf)
+    except Exception as e: raise UserError(f"cannot load a causal LM from {a.model}{' / ' + a.gguf if a.gguf else ''} "
+                                           f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): pass a folder with config.json and weights, or an intact --gguf file") from None
     if a.device: model.to(a.device)
-    if a.block is not None: _check(check_block, a.block, len(model.model.layers) if hasattr(model, 'model') else a.block)
-    e = _check(explain_summary, model, tok, text, a.summary, a.block, keep_sinks=a.keep_sinks)
+    n_layers = family_of(model).n_blocks
+    if a.block is not None: _check(check_block, a.block, n_layers)
+    from ultra_nb.presets import preset
+    block = preset('text').block_for(n_layers) if a.block is None else check_block(a.block, n_layers)
+    line, peak = summary_plan(model, tok, text, a.summary, block)
+    free = _available_mb(a.device)
+    if free is not None and peak > free: raise UserError(
+        f"{line}, but only {free / 1024:.1f} GB are free: shorten the context, or run where more memory is free")
+    print(f"ultra-nb: {line}; preset text block {block} of {n_layers}" if a.block is None else f"ultra-nb: {line}")
+    e = _check(explain_summary, model, tok, text, a.summary, a.block, keep_sinks=a.keep_sinks, verbose=False)
     out.mkdir(parents=True, exist_ok=True)
-    paths = e.save(stem, overwrite=a.overwrite)
+    tmp = out / f'.{ctx.stem}.partial'  # written under a temporary stem, then renamed: no half-written result
+    try: paths = [Path(os.replace(p, stem.with_name(stem.name + p.suffix)) or stem.with_name(stem.name + p.suffix)) for p in e.save(tmp, overwrite=True)]
+    finally:
+        for s in ('.html', '.png', '.json'): tmp.with_name(tmp.name + s).unlink(missing_ok=True)
     print(f"summary: {e.summary}\ntop words: {', '.join(w.strip() for w, _ in e.top(10))}\n-> " + ', '.join(map(str, paths)))
 
 # %% ../nbs/12_cli.ipynb #cf2deea2
 class _Parser(argparse.ArgumentParser):
     def error(self, message): raise UserError(f"{message} (see `{self.prog} --help`)")
 
+_OUT_NOTE = ("Outputs are written under a temporary name and renamed when whole. A rerun with the same settings resumes: images whose "
+             "outputs exist are skipped; outputs of other settings are never replaced unless --overwrite. Unreadable images are skipped "
+             "with a warning and listed in OUT/skipped.txt (--on-bad stop: refuse them before any work).")
+_EVAL_NOTE = ("dataset layouts (DATASET_DIR):\n" + '\n'.join(f"  {k:13s}{v}" for k, v in LAYOUTS.items()) +
+              "\n\nEvery image and label is checked before any work (present, readable, same size); bad items are skipped with a "
+              "warning and counted in the metrics (--on-bad stop: refuse them). Maps go to the map cache ($ULTRA_NB_CACHE, default "
+              "~/.cache/ultra_nb/maps), so an interrupted run resumes where it stopped. Writes metrics.csv and metrics.md to --out.")
+
 def parser() -> argparse.ArgumentParser:
     p = _Parser(prog='ultra-nb', description='ULTra token maps, unsupervised segmentation, and summary explanations')
     sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser)
     def common(s, cut=True):
         s.add_argument('--model', default=DEFAULT_MODEL, help=f'timm model name (default {DEFAULT_MODEL})')
-        s.add_argument('--checkpoint', help='local state dict for --model')
+        s.add_argument('--checkpoint', help='local state dict (.pth / .safetensors) for --model (default: NAME.pth in --weights-dir, else the hub)')
         s.add_argument('--weights-dir', help='folder with NAME.pth files (default $ULTRA_NB_WEIGHTS)')
         b = s.add_mutually_exclusive_group()
         b.add_argument('--block', type=int, help='0-based block (negative: from the end); default: the preset')
@@ -249,36 +378,48 @@ def parser() -> argparse.ArgumentParser:
         s.add_argument('--device', help='cpu, cuda or cuda:N (default: cpu)')
         s.add_argument('--out', default='ultra_out', help='output folder (default ./ultra_out)')
         s.add_argument('--overwrite', action='store_true', help='replace earlier results in --out')
-    m = sub.add_parser('maps', help="every token's map: a mosaic PNG and an .npz per image")
-    m.add_argument('images', nargs='*', help='image files'); m.add_argument('--tokens', type=int, nargs='+', help='only these patch tokens')
+        s.add_argument('--on-bad', choices=['skip', 'stop'], default='skip', help='an unreadable image or item: skip it with a warning (default) or stop before any work')
+        s.add_argument('--max-pixels', type=int, default=MAX_PIXELS, help=f'refuse larger images (default {MAX_PIXELS:,} pixels)')
+    sp = lambda name, help, desc: sub.add_parser(name, help=help, description=help, epilog=desc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    m = sp('maps', "every token's map: a PNG of four tokens' maps over the image (or --tokens) and an .npz of all maps per image", _OUT_NOTE)
+    m.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)'); m.add_argument('--tokens', type=int, nargs='+', help='only these patch tokens (default: all)')
     common(m, cut=False)
-    s = sub.add_parser('segment', help='segment images; writes segmentation, overlay and token maps')
-    s.add_argument('images', nargs='*', help='image files')
+    s = sp('segment', 'segment images; writes segmentation, overlay and token maps', _OUT_NOTE)
+    s.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)')
     common(s)
-    e = sub.add_parser('eval', help='score a dataset under both matching protocols (torchrun: many processes)')
-    e.add_argument('dataset_dir'); e.add_argument('--dataset', required=True, choices=list(READERS))
+    e = sp('eval', 'score a dataset under both matching protocols (torchrun: many processes)', _EVAL_NOTE)
+    e.add_argument('dataset_dir', help='the dataset folder, in the layout of --dataset (below)'); e.add_argument('--dataset', required=True, choices=list(READERS))
     e.add_argument('--limit', type=int, help='only the first N images'); e.add_argument('--no-cache', action='store_true', help='do not use the map cache')
     common(e)
-    t = sub.add_parser('summary', help='which words of a text a summary draws on: HTML, PNG and JSON')
-    t.add_argument('--context', required=True, help='a text file: the post or document')
+    t = sp('summary', 'which words of a text a summary draws on: HTML, PNG and JSON',
+           "The context file is read as UTF-8 (other encodings are refused, named). Before the maps, one line says how many tokens, passes "
+           "and how much memory they take (the engine's chunk rule); a run that cannot fit in the free memory is refused with the numbers.")
+    t.add_argument('--context', required=True, help='a UTF-8 text file: the post or document')
     g = t.add_mutually_exclusive_group()
     g.add_argument('--summary', help="the summary's text"); g.add_argument('--generate', action='store_true', help='let the model write it (greedy)')
     t.add_argument('--model', required=True, help='a folder with config.json and weights (or a GGUF file), or a hub name')
     t.add_argument('--gguf', help='a GGUF file inside --model'); t.add_argument('--block', type=int, help='0-based block; default: the preset')
     t.add_argument('--keep-sinks', action='store_true', help='keep attention-sink positions in the scores')
-    t.add_argument('--device', help='cpu, cuda or cuda:N'); t.add_argument('--out', default='ultra_out', help='output folder')
+    t.add_argument('--device', help='cpu, cuda or cuda:N (default: cpu)'); t.add_argument('--out', default='ultra_out', help='output folder (default ./ultra_out)')
     t.add_argument('--overwrite', action='store_true', help='replace earlier results in --out')
     return p
 
 COMMANDS = dict(maps=cmd_maps, segment=cmd_segment, eval=cmd_eval, summary=cmd_summary)
 
 def main(argv=None):
-    "Entry point of `ultra-nb` (and `python -m ultra_nb.cli`)."
+    "Entry point of `ultra-nb` (and `python -m ultra_nb.cli`): every problem one line on stderr and exit 2; warnings one line each."
+    show = warnings.showwarning
+    warnings.showwarning = lambda msg, cat, *_a, **_k: print(f"ultra-nb: warning: {msg}", file=sys.stderr)
     try:
         a = parser().parse_args(argv)
         COMMANDS[a.command](a)
     except UserError as e:
-        print(f"ultra-nb: error: {e}", file=sys.stderr); sys.exit(2)
+        if os.environ.get('RANK', '0') == '0': print(f"ultra-nb: error: {e}", file=sys.stderr)  # once per torchrun group
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("ultra-nb: interrupted: finished outputs are kept (no half-written file); run the same command again to resume", file=sys.stderr)
+        sys.exit(130)
+    finally: warnings.showwarning = show
 
 # %% ../nbs/12_cli.ipynb #662bbb1d
 #| eval: false

@@ -227,10 +227,11 @@ def check_dataset(ds:SegDataset, # from a reader (`voc`, `camvid`, ...)
     if not len(ds): raise ValueError(f"the {ds.name} split lists no images: name a split file with at least one id")
     bad = [(it, why) for it in ds.items if (why := item_problem(*it, max_pixels))]
     if not bad: return ds
-    head = f"{len(bad)} of {len(ds)} {ds.name} items cannot be scored: " + '; '.join(w for _, w in bad[:show]) + ('; ...' if len(bad) > show else '')
+    whys = ': ' + '; '.join(w for _, w in bad[:show]) + ('; ...' if len(bad) > show else '')
+    head = f"{len(bad)} of {len(ds)} {ds.name} items cannot be scored" + whys
     if len(bad) == len(ds): raise ValueError(f"{head} — none is left to score: is the folder in the {ds.name} layout ({LAYOUTS.get(ds.name, '?')})?")
     if not skip_bad: raise ValueError(f"{head} — fix them, or skip them (--on-bad skip, or skip_bad=True)")
-    warnings.warn(f"skipping {head}")
+    warnings.warn(f"{len(bad)} of {len(ds)} {ds.name} items cannot be scored and are skipped" + whys)
     skip = {id(it) for it, _ in bad}
     return SegDataset(ds.name, [it for it in ds.items if id(it) not in skip], ds.classes, ds.ignore, ds.remap,
                       ds.skipped + [(str(it[0]), w) for it, w in bad])

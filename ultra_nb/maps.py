@@ -9,7 +9,7 @@ import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
 # %% auto #0
-__all__ = ['MAX_CHUNK', 'block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'ultra_rows',
+__all__ = ['MAX_CHUNK', 'block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'pass_plan', 'ultra_rows',
            'gradient_rollout', 'ultra_rows_reference', 'rows_to_maps', 'ultra_maps', 'denormalize', 'show_token_maps',
            'tile_maps']
 
@@ -121,6 +121,18 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
             del g, c, a, h, y, ins  # before the next block is rerun: one block's tensors alive at a time
         out.append(v.transpose(0, 1))
     return torch.cat(out, 1)
+
+# %% ../nbs/01_maps.ipynb #2898c094
+def pass_plan(n_tokens:int, # sequence length N
+              dim:int, heads:int, # the model's token width D and attention heads H
+              n_targets:int, # tokens to explain
+              budget_mb:float=1024, dtype=torch.float32, batch:int=1) -> dict:
+    "How `ultra_rows` will batch the work, from the same chunk rule, before any of it runs: targets per pass, passes, and an upper bound of one pass's memory."
+    meta = lambda *s: torch.empty(*s, device='meta', dtype=dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        chunk, per = _chunk(meta(batch, heads, n_tokens, n_tokens), meta(batch, n_tokens, dim), budget_mb)
+    return dict(per_pass=chunk, passes=math.ceil(n_targets / chunk), peak_mb=(min(chunk, n_targets) + 1) * per / 2 ** 20)
 
 # %% ../nbs/01_maps.ipynb #ec3639ec
 def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causal LM
