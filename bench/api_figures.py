@@ -1,5 +1,5 @@
 """The figures the front-door and CLI chapters show: a real image's token maps and segmentation through `ULTra`, a real
-post's heatmap through `explain_summary`, and the `ultra-nb maps` mosaic. Writes nbs/images/api_*.png and cli_maps.png.
+post's heatmap through `explain_summary`, and the `ultra-nb maps` figure. Writes nbs/images/api_*.png and cli_maps.png.
 
     python bench/api_figures.py
 """

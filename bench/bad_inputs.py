@@ -23,8 +23,8 @@ def message(fn):
     except SystemExit as e: return f"exit {e.code}: " + err.getvalue().strip().removeprefix('ultra-nb: error: ')
     except Exception as e: return f"{type(e).__name__}: {e}"
 
-def main_():
-    d = Path(tempfile.mkdtemp()); os.environ['ULTRA_NB_WEIGHTS'] = str(d); os.environ['HF_HUB_OFFLINE'] = '1'
+def cases(d:Path) -> list:
+    "The 21 (case, call) pairs, their files made in `d` (bench/faults.py runs them too)."
     img = d / 'cat.png'; Image.fromarray(np.zeros((40, 40, 3), np.uint8)).save(img)
     l16 = d / 'l16.png'; Image.fromarray(np.array([[0, 3], [11, 300]], np.uint16)).save(l16)
     (d / 'taken').mkdir(); (d / 'taken/cat_segmentation.png').write_text('x'); (d / 'afile').write_text('')
@@ -56,7 +56,11 @@ def main_():
         ("3-D image tensor", lambda: u.maps(torch.randn(3, 32, 32))),
         ("default model offline, no local weights", cli('segment', img, '--out', d / 'o')),
     ]
-    rows = [dict(case=c, message=message(f).replace(str(d), 'DIR').replace('|', '\\|')) for c, f in cases]
+    return cases
+
+def main_():
+    d = Path(tempfile.mkdtemp()); os.environ['ULTRA_NB_WEIGHTS'] = str(d); os.environ['HF_HUB_OFFLINE'] = '1'
+    rows = [dict(case=c, message=message(f).replace(str(d), 'DIR').replace('|', '\\|')) for c, f in cases(d)]
     lines = ["# Bad inputs and the sentence that stops them, `bench/bad_inputs.py`", ""]
     lines += ['| ' + ' | '.join(rows[0]) + ' |', '|' + '---|' * len(rows[0])] + ['| ' + ' | '.join(r.values()) + ' |' for r in rows]
     save('bad_inputs', rows, lines)

@@ -409,7 +409,8 @@ COMMANDS = dict(maps=cmd_maps, segment=cmd_segment, eval=cmd_eval, summary=cmd_s
 def main(argv=None):
     "Entry point of `ultra-nb` (and `python -m ultra_nb.cli`): every problem one line on stderr and exit 2; warnings one line each."
     show = warnings.showwarning
-    warnings.showwarning = lambda msg, cat, *_a, **_k: print(f"ultra-nb: warning: {msg}", file=sys.stderr)
+    warnings.showwarning = lambda msg, cat, *_a, **_k: (print(f"ultra-nb: warning: {msg}", file=sys.stderr)
+                                                        if os.environ.get('RANK', '0') == '0' else None)  # once per torchrun group
     try:
         a = parser().parse_args(argv)
         COMMANDS[a.command](a)

@@ -63,6 +63,8 @@ def summary_maps(model, inp:SummaryInput,
                  block:int=-1, # 0-based block whose summary tokens are explained
                  objective_=None, budget_mb:float=1024) -> torch.Tensor: # (|y|, |x|)
     "ULTra maps of every summary token, restricted to the context tokens (batched, as `ultra_rows`)."
+    if not isinstance(inp, SummaryInput): raise TypeError(
+        f"summary_maps takes the SummaryInput of build_input(tok, context, summary), got {type(inp).__name__}")
     pos = torch.arange(inp.summary.start, inp.summary.stop)
     return ultra_rows(model, inp.ids, pos, block, objective_, budget_mb=budget_mb)[0][:, inp.context]
 
