@@ -249,7 +249,7 @@ def report_dataset(model, ds, sel, k_sel, n_e_limit=None):
 
 def stage_report(model, cv, vo):
     sel, k_sel = load_selection()
-    out, csv_rows, L = {}, [], []
+    out, csv_rows = {}, []
     for ds in (cv, vo):
         key = OUT / f"report_{tag(ds)}_{hashlib.md5(json.dumps([sel['block'], sel['block_energy'], sel['zeta'], k_sel, sel['tau']] + ([sel['w']['maps']] if sel['w'] else []), sort_keys=True).encode()).hexdigest()[:8]}.pt"
         if not key.exists(): torch.save(report_dataset(model, ds, sel, k_sel), key)  # per-image results, so tables and figures rerun free
