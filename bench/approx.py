@@ -17,7 +17,8 @@ import numpy as np, torch
 from ultra_nb.hooks import shared_dir, load_timm, load_image
 from ultra_nb.approx import approx_maps, fill_maps
 from ultra_nb.cache import MapCache
-from ultra_nb.cluster import cluster_tokens, segment_from_clusters
+from ultra_nb.cluster import cluster_tokens
+from ultra_nb.methods import Material, segment, pooled_miou
 from ultra_nb.evaluate import SegScore, camvid, confusion, hungarian, tp_fp_fn
 from ultra_nb.presets import preset
 from segmentation import ROOT, table, save
@@ -50,20 +51,13 @@ def image_record(model, cache, ds, i):
         t0 = time.perf_counter()
         g = maps[m['stride'], m['top']]
         if m['fill']: g = fill_maps(g[None], GRID, m['stride'], m['fill'])[0]
-        pred = segment_from_clusters(g, cluster_tokens(g, k=min(k, len(g))), size=gt.shape).numpy()
+        pred = segment('ULTra_S', Material(g), gt.shape, k=min(k, len(g)))
         times.setdefault(f'post {name(m)}', time.perf_counter() - t0)  # first measurement kept, like the maps'
         conf = confusion(pred, gt, len(ds.classes), ds.ignore)
         out.append(dict(counts=np.stack(tp_fp_fn(conf, hungarian(conf))), conf=conf,
                         t_maps=times[f"maps {m['stride']} {m['top']}"], t_post=times[f'post {name(m)}']))
     rec_path.write_text(json.dumps(times))
     return out, k
-
-def miou(counts):
-    "Per-image-protocol U.mIoU of summed (tp, fp, fn) counts (..., 3, n_cls), as SegScore._score computes it."
-    tp, fp, fn = counts[..., 0, :], counts[..., 1, :], counts[..., 2, :]
-    present = (tp + fn) > 0
-    iou = tp / np.maximum(tp + fp + fn, 1)
-    return (iou * present).sum(-1) / present.sum(-1)
 
 def run(model, cache, ds, desc):
     recs, ks = [], []
@@ -78,12 +72,12 @@ def summarise(ds, recs, n_boot=2000, seed=0):
     "One row per mode: speed ratios against exact, U.mIoU, its paired change with a bootstrap 95% interval."
     counts = np.array([[m['counts'] for m in r] for r in recs])  # (images, modes, 3, n_cls)
     t_maps = np.array([[m['t_maps'] for m in r] for r in recs]); t_all = t_maps + np.array([[m['t_post'] for m in r] for r in recs])
-    full = miou(counts.sum(0))
+    full = pooled_miou(counts.sum(0))
     check = SegScore(len(ds.classes), ds.ignore, [r[0]['conf'] for r in recs]).per_image()['miou']
     assert abs(full[0] - check) < 1e-12, (full[0], check)  # the fast bootstrap metric is SegScore's per-image U.mIoU
     idx = np.random.default_rng(seed).integers(0, len(recs), (n_boot, len(recs)))
     times_drawn = np.stack([np.bincount(r, minlength=len(recs)) for r in idx])  # (n_boot, images)
-    boot = miou(np.einsum('bi,imcn->bmcn', times_drawn, counts))  # (n_boot, modes)
+    boot = pooled_miou(np.einsum('bi,imcn->bmcn', times_drawn, counts))  # (n_boot, modes)
     rows = []
     for j, m in enumerate(MODES):
         d = 100 * (boot[:, j] - boot[:, 0])

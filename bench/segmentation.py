@@ -12,10 +12,10 @@ import numpy as np, torch, torch.nn.functional as F
 from tqdm import tqdm
 from ultra_nb.hooks import shared_dir, load_timm, load_image
 from ultra_nb.maps import ultra_maps
-from ultra_nb.cluster import (cluster_tokens, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels, head_segments,
-                              overlay, plot_zeta_sweep)
+from ultra_nb.cluster import cluster_tokens, segment_from_clusters, patch_vectors, overlay, plot_zeta_sweep
 from ultra_nb.evaluate import SegScore, ITIoU, perturbation_test, voc, camvid
 from ultra_nb.cache import MapCache
+from ultra_nb.methods import Material, VECTOR_KINDS, get_method, segment
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / 'bench/out/segmentation'  # what is not a map (trained W files)
@@ -48,20 +48,20 @@ def representations(model, ds, i, blocks):
 
 def n_gt_classes(ds, gt): return max(1, len(set(np.unique(gt).tolist()) - set(ds.ignore)))
 
-def predict(method, rep, zeta, size, k=None):
-    "A label image of `size` for one method: ULTra and hier_* cut at zeta (or k), k-means takes k."
-    if method.startswith('ultra'):
-        g = rep[method]
-        return segment_from_clusters(g, cluster_tokens(g, k=k, zeta=None if k else zeta), size=size).numpy()
-    if method == 'kmeans_features': return labels_to_pixels(kmeans(rep['features'], k), GRID, size).numpy()
-    if method == 'crate_heads': return labels_to_pixels(head_segments(rep['cls_heads']), GRID, size).numpy()
-    return labels_to_pixels(cluster_tokens(rep[method.removeprefix('hier_')], zeta=zeta), GRID, size).numpy()
+ULTRA_NAMES = {'ultra_sum': 'ULTra_S', 'ultra_energy': 'ULTra_E'}  # this study's keys 'ultra_<objective>@<block>' -> package methods
+
+def labels(method, rep, zeta, size, k=None):
+    "A label image of `size` from the package's method registry: ULTra keys cut at zeta (or k), the baselines on the image's vectors."
+    name, mat = ((ULTRA_NAMES[method.split('@')[0]], Material(rep[method])) if '@' in method else
+                 (method, Material(vectors={kind: rep[kind] for kind in VECTOR_KINDS}, grid=GRID)))
+    cut = dict(k=k) if k else dict(zeta=zeta) if 'zeta' in get_method(name).cuts else {}
+    return segment(name, mat, size, **cut)
 
 def evaluate(ds, reps, method, zeta=None, ks=None):
     s, ncl = SegScore(len(ds.classes), ds.ignore), []
     for i, rep in enumerate(reps):
         gt = ds.label(i)
-        pred = predict(method, rep, zeta, gt.shape, None if ks is None else ks[i])
+        pred = labels(method, rep, zeta, gt.shape, None if ks is None else ks[i])
         ncl.append(len(np.unique(pred))); s.add(pred, gt)
     return s, ncl
 
@@ -175,8 +175,8 @@ def figures(ds, reps, block, sel, sweep, tau_sweep, show=(0, 3, 5, 11)):
     for row, i in zip(axs, show):
         rgb, gt = ds.image(i), ds.label(i)
         panels = [(rgb / 255, 'image'), (overlay(rgb, np.where(gt == 255, 0, gt)), 'ground truth'),
-                  (overlay(rgb, predict(m, reps[i], sel[m], gt.shape)), f'ULTra_S, zeta={sel[m]}'),
-                  (overlay(rgb, predict('hier_features', reps[i], sel['hier_features'], gt.shape)), f"features, zeta={sel['hier_features']}")]
+                  (overlay(rgb, labels(m, reps[i], sel[m], gt.shape)), f'ULTra_S, zeta={sel[m]}'),
+                  (overlay(rgb, labels('hier_features', reps[i], sel['hier_features'], gt.shape)), f"features, zeta={sel['hier_features']}")]
         for ax, (im, title) in zip(row, panels): ax.imshow(im); ax.set_title(title, fontsize=9); ax.axis('off')
     fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/voc_segmentations.png', dpi=70)
     plot_zeta_sweep(ds.image(show[1]), reps[show[1]][m], zetas=(0.2, 0.3, 0.4, 0.6)).savefig(ROOT / 'nbs/images/voc_zeta_sweep.png', dpi=70)

@@ -20,11 +20,9 @@ import numpy as np, torch, torch.nn.functional as F
 from ultra_nb.hooks import shared_dir, load_timm, load_image
 from ultra_nb.maps import ultra_maps
 from ultra_nb.ultra_w import UltraW
-from scipy.cluster.hierarchy import linkage, fcluster
-from ultra_nb.cluster import minmax, patch_vectors, kmeans, labels_to_pixels, head_segments
-from ultra_nb.evaluate import camvid, voc, SegScore, hungarian, tp_fp_fn, ITIoU
+from ultra_nb.methods import Material, image_material, segment, image_score, pooled_miou
+from ultra_nb.evaluate import camvid, voc, ITIoU
 from segmentation import ZETAS, n_gt_classes, save
-from spectral import spectral_segments
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / 'bench/out/select'
@@ -76,68 +74,18 @@ HIER = ('hier_features', 'hier_attention', 'hier_rollout')
 ORACLE = 'oracle k = GT classes in the image (uses ground truth)'
 
 def vectors(model, ds, i):
-    "Last-block patch features, attention rows, rollout rows and CLS attention per head of image `i`, cached."
+    "The baselines' material of image `i` (last-block patch features, attention rows, rollout rows, CLS attention per head), cached."
     p = OUT / tag(ds) / f'{Path(ds.items[i][0]).stem}_vectors.pt'
-    if p.exists(): return torch.load(p)
-    x = load_image(ds.image(i))
-    v = {kind: patch_vectors(model, x, kind)[0].float().clone() for kind in ('features', 'attention', 'rollout', 'cls_heads')}
-    p.parent.mkdir(parents=True, exist_ok=True); torch.save(v, p)
-    return v
+    if not p.exists():
+        p.parent.mkdir(parents=True, exist_ok=True); torch.save(image_material(model, load_image(ds.image(i))).vectors, p)
+    return Material(vectors=torch.load(p), grid=GRID)
 
-_LINK = {}
-def tree(X):
-    "The linkage `cluster_tokens` builds for X (cosine, average, rows min-max scaled), built once per tensor and reused for every cut."
-    key = id(X)
-    if key not in _LINK or _LINK[key][0] is not X:
-        _LINK[key] = (X, linkage(minmax(X.reshape(len(X), -1).double()).numpy(), method='average', metric='cosine'))
-    return _LINK[key][1]
+def run(ds, idx, mats, gts, method, zeta=None, ks=None):
+    "Per-image scores of the package method `method` on images `idx` (mats/gts aligned), cut at `zeta` or at ks[j] clusters."
+    return [image_score(segment(method, m, g.shape, *((None, zeta) if ks is None else (ks[j], None))), g, len(ds.classes), ds.ignore)
+            for j, (m, g) in enumerate(zip(mats, gts))]
 
-def cut(X, zeta=None, k=None):
-    "Same labels as cluster_tokens(X, k=k, zeta=zeta) with the package defaults; the tree is shared between cuts."
-    lab = fcluster(tree(X), k, 'maxclust') if k is not None else fcluster(tree(X), zeta, 'distance')
-    return np.unique(lab, return_inverse=True)[1]
-
-_UP = {}
-def upsample(S, size):
-    "F.interpolate(S[None], size, mode='bicubic', align_corners=False)[0], applied as two matrices (bicubic is linear and separable)."
-    h, w = S.shape[-2:]
-    if (h, w, *size) not in _UP:
-        eye = lambda n, m: F.interpolate(torch.eye(n)[None, :, :, None], size=(m, 1), mode='bicubic', align_corners=False)[0, :, :, 0]  # (n, m)
-        _UP[h, w, *size] = (eye(h, size[0]).T.contiguous(), eye(w, size[1]).contiguous())
-    Wy, Wx = _UP[h, w, *size]
-    return Wy @ S @ Wx
-
-def segment(maps, labels, size):
-    "segment_from_clusters(maps, labels, size=size) (eq. 6-7), with the upsampling as two matrix products."
-    lab = torch.as_tensor(labels)
-    S = torch.zeros(int(lab.max()) + 1, *maps.shape[1:], dtype=maps.dtype).index_add_(0, lab, maps)
-    return upsample(S, size).argmax(0)
-
-def predict(method, src, size, zeta=None, k=None):
-    "Label image of `size` for one method. `src`: grid maps (ULTra) or the vectors dict; cut at `zeta` or `k` clusters."
-    if method in ULTRA + (W,): return segment(src, cut(src, None if k else zeta, k), size).numpy()
-    if method in HIER: lab = cut(src[method.removeprefix('hier_')], None if k else zeta, k)
-    elif method == 'kmeans_features': lab = kmeans(src['features'], k)
-    elif method == 'spectral_features': lab = spectral_segments(src['features'], k)  # k None: eigengap
-    elif method == 'crate_heads': lab = head_segments(src['cls_heads'])
-    else: raise ValueError(f'unknown method {method}')
-    return labels_to_pixels(lab, GRID, size).numpy()
-
-def score_one(ds, pred, gt):
-    "Per-image U.mIoU (SegScore on this image alone), the per-class tp/fp/fn of its Hungarian match, and its segment count."
-    s = SegScore(len(ds.classes), ds.ignore).add(pred, gt)
-    c = s.confs[0]
-    return dict(miou=float(s.per_image()['miou']), counts=np.stack(tp_fp_fn(c, hungarian(c))), n=len(np.unique(pred)))
-
-def run(ds, idx, srcs, gts, method, zeta=None, ks=None):
-    "Per-image scores of `method` on images `idx` (srcs/gts aligned), cut at `zeta` or at ks[j] clusters."
-    return [score_one(ds, predict(method, s, g.shape, zeta, None if ks is None else ks[j]), g) for j, (s, g) in enumerate(zip(srcs, gts))]
-
-def pooled(C):
-    "Per-image-protocol U.mIoU from counts summed over images: C (..., 3, n_cls)."
-    tp, fp, fn = C[..., 0, :], C[..., 1, :], C[..., 2, :]
-    iou, present = tp / np.maximum(tp + fp + fn, 1), (tp + fn) > 0
-    return (iou * present).sum(-1) / np.maximum(present.sum(-1), 1)
+pooled = pooled_miou
 
 B_BOOT = 2000
 def boot_idx(n, seed=0): return np.random.default_rng(seed).integers(0, n, (B_BOOT, n))
@@ -166,7 +114,7 @@ def stage_select(model, tr, n_s, n_e):
     sweep, ksweep = {}, {}
     for obj, name, idx in (('sum', 'ULTra_S', idx_s), ('energy', 'ULTra_E', idx_e)):
         for b in range(N_BLOCKS):
-            maps = [grid_map(model, tr, i, b, obj) for i in idx]
+            maps = [Material(grid_map(model, tr, i, b, obj)) for i in idx]
             g = [gts[i] for i in idx]
             sweep[name, b] = {z: np.array([r['miou'] for r in run(tr, idx, maps, g, name, z)]) for z in ZETA_GRID}
             ksweep[name, b] = {5: np.array([r['miou'] for r in run(tr, idx, maps, g, name, ks=[5] * len(idx))])}
@@ -275,13 +223,13 @@ def report_dataset(model, ds, sel, k_sel, n_e_limit=None):
     t0 = time.time()
     idx = list(range(len(ds)))
     gts = [ds.label(i) for i in idx]
-    srcs = {'ULTra_S': [grid_map(model, ds, i, sel['block'], 'sum') for i in idx]}
+    srcs = {'ULTra_S': [Material(grid_map(model, ds, i, sel['block'], 'sum')) for i in idx]}
     print(f'{tag(ds)} ULTra_S maps ready, {time.time() - t0:.0f} s', flush=True)
-    srcs['ULTra_E'] = [grid_map(model, ds, i, sel['block_energy'], 'energy') for i in idx]
+    srcs['ULTra_E'] = [Material(grid_map(model, ds, i, sel['block_energy'], 'energy')) for i in idx]
     print(f'{tag(ds)} ULTra_E maps ready, {time.time() - t0:.0f} s', flush=True)
     if sel['w']:
         w = UltraW.load(ROOT / sel['w']['weights']).w
-        srcs[W] = [grid_map(model, ds, i, sel['w']['block'], w, name=sel['w']['maps']) for i in idx]
+        srcs[W] = [Material(grid_map(model, ds, i, sel['w']['block'], w, name=sel['w']['maps'])) for i in idx]
         print(f'{tag(ds)} ULTra_W maps ready, {time.time() - t0:.0f} s', flush=True)
     vecs = [vectors(model, ds, i) for i in idx]
     src = lambda m: srcs[m] if m in srcs else vecs
@@ -296,12 +244,12 @@ def report_dataset(model, ds, sel, k_sel, n_e_limit=None):
     print(f'{tag(ds)} scored, {time.time() - t0:.0f} s', flush=True)
     it = ITIoU((sel['tau'],), skip=(0,) if ds.name == 'voc' else (), ignore=ds.ignore)
     for s_, g in zip(srcs['ULTra_S'], gts):
-        it.add(F.interpolate(s_[None], size=g.shape, mode='bicubic', align_corners=False)[0], g, GRID)
+        it.add(F.interpolate(s_.maps[None], size=g.shape, mode='bicubic', align_corners=False)[0], g, GRID)
     return res, it.result()[sel['tau']], time.time() - t0
 
 def stage_report(model, cv, vo):
     sel, k_sel = load_selection()
-    out, csv_rows, L = {}, [], []
+    out, csv_rows = {}, []
     for ds in (cv, vo):
         key = OUT / f"report_{tag(ds)}_{hashlib.md5(json.dumps([sel['block'], sel['block_energy'], sel['zeta'], k_sel, sel['tau']] + ([sel['w']['maps']] if sel['w'] else []), sort_keys=True).encode()).hexdigest()[:8]}.pt"
         if not key.exists(): torch.save(report_dataset(model, ds, sel, k_sel), key)  # per-image results, so tables and figures rerun free

@@ -13,7 +13,8 @@ import numpy as np, torch
 from ultra_nb.hooks import load_image
 from ultra_nb.ultra_w import train_w, UltraW
 from segmentation import save
-from selection import (ROOT, OUT, material, subset, grid_map, run, summary, paired, boot_idx, fmt, cut, segment, ZETA_GRID)
+from selection import ROOT, OUT, material, subset, grid_map, run, summary, paired, boot_idx, fmt, ZETA_GRID
+from ultra_nb.methods import Material, segment
 
 def main(n_train, n_hold, n_val, seeds, n_voc=14):
     model, tr, cv, vo = material()
@@ -24,7 +25,7 @@ def main(n_train, n_hold, n_val, seeds, n_voc=14):
     hold, train = perm[:n_hold], perm[n_hold:]
     t0 = time.time()
     maps = [grid_map(model, tr, i, block, 'sum') for i in train]
-    segs = [segment(g, cut(g, zs), (14, 14)).numpy() for g in maps]
+    segs = [segment('ULTra_S', Material(g), (14, 14), zeta=zs) for g in maps]
     images = torch.cat([load_image(tr.image(i)) for i in train])
     t_init = time.time() - t0
     rows, L, ws = [], [], {}
@@ -42,7 +43,7 @@ def main(n_train, n_hold, n_val, seeds, n_voc=14):
     res, held = {}, {}
     for name, (w, tg, *_) in ws.items():
         gts = [tr.label(i) for i in hold]
-        hm = [grid_map(model, tr, i, block, w.w, name=tg) for i in hold]
+        hm = [Material(grid_map(model, tr, i, block, w.w, name=tg)) for i in hold]
         sweep = {z: np.mean([r['miou'] for r in run(tr, hold, hm, gts, 'ULTra_S', z)]) for z in ZETA_GRID}
         res[name] = max(sweep, key=sweep.get); held[name] = sweep[res[name]]
     pick = max(held, key=held.get)
@@ -56,10 +57,10 @@ def main(n_train, n_hold, n_val, seeds, n_voc=14):
     for ds, idx in ((cv, list(range(min(n_val, len(cv))))), (vo, list(range(min(n_voc, len(vo)))))):
         gts = [ds.label(i) for i in idx]
         bi = boot_idx(len(idx))
-        ref = summary(run(ds, idx, [grid_map(model, ds, i, block, 'sum') for i in idx], gts, 'ULTra_S', zs), bi)
+        ref = summary(run(ds, idx, [Material(grid_map(model, ds, i, block, 'sum')) for i in idx], gts, 'ULTra_S', zs), bi)
         out.append((ds, idx, 'ULTra_S', f'zeta={zs}', ref, None))
         for name, (w, tg, *_) in ws.items():
-            wm = [grid_map(model, ds, i, block, w.w, name=tg) for i in idx]
+            wm = [Material(grid_map(model, ds, i, block, w.w, name=tg)) for i in idx]
             for z in dict.fromkeys((res[name], zs)):
                 s = summary(run(ds, idx, wm, gts, 'ULTra_S', z), bi)
                 out.append((ds, idx, name, f'zeta={z}' + (' (own, held-out train)' if z == res[name] else " (ULTra_S's)"), s, paired(ref, s, bi)))

@@ -1,12 +1,6 @@
 "`ultra-nb eval` under torchrun: two CPU ranks (gloo) give exactly the metrics of one process."
 import os, shutil, subprocess, sys
 from pathlib import Path
-import pytest
-import ultra_nb.cli
-
-def _cli_is_distributed() -> bool:
-    src = Path(ultra_nb.cli.__file__).read_text()
-    return 'ultra_nb.distributed' in src or 'from .distributed' in src
 
 def voc_tree(shared, root, ids):
     src = shared / 'data/voc2012-val-14'
@@ -16,8 +10,6 @@ def voc_tree(shared, root, ids):
     (root / 'val.txt').write_text('\n'.join(ids))
     return root
 
-@pytest.mark.skipif(not _cli_is_distributed(), reason="ultra_nb/cli.py does not call ultra_nb.distributed yet "
-                    "(init_from_env + evaluate, files written on rank 0 only): the CLI owner wires it up, then this test runs")
 def test_torchrun_two_ranks_equal_one_process(shared, tmp_path):
     root = voc_tree(shared, tmp_path / 'voc', ['vainf_0020', 'vainf_0023', 'vainf_0060'])
     args = ['eval', str(root), '--dataset', 'voc', '--model', 'deit_tiny_patch16_224', '--checkpoint',

@@ -5,12 +5,13 @@
 # %% ../nbs/02_cluster.ipynb #eb38acc5
 from __future__ import annotations
 import math
+from functools import lru_cache
 import numpy as np, torch, torch.nn.functional as F
 from scipy.cluster.hierarchy import linkage, fcluster
 from .maps import ultra_maps
 
 # %% auto #0
-__all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'segment_from_clusters', 'ultra_segment',
+__all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'upsample', 'segment_from_clusters', 'ultra_segment',
            'attention_rollout', 'patch_vectors', 'kmeans', 'head_segments', 'labels_to_pixels', 'overlay',
            'plot_zeta_sweep']
 
@@ -58,6 +59,20 @@ def cluster_tokens(maps:torch.Tensor, # (T, ...) one map per token, any resoluti
     return np.unique(lab, return_inverse=True)[1]
 
 # %% ../nbs/02_cluster.ipynb #a8817544
+@lru_cache(maxsize=64)
+def _resize_matrix(n:int, m:int, mode:str) -> torch.Tensor:
+    "(m, n): row j holds the weights `F.interpolate` gives output position j from the n inputs along one axis."
+    eye = torch.eye(n, dtype=torch.float64)[None, :, :, None]  # n channels, each a unit impulse
+    return F.interpolate(eye, size=(m, 1), mode=mode, **({} if mode == 'nearest' else dict(align_corners=False)))[0, :, :, 0].T.contiguous()
+
+def upsample(S:torch.Tensor, # (C, h, w) maps
+             size:tuple, # (H, W)
+             mode:str='bicubic' # any separable `F.interpolate` mode: 'bicubic', 'bilinear', 'nearest'
+            ) -> torch.Tensor: # (C, H, W)
+    "Resize maps as two matrix products: `F.interpolate` (align_corners=False) to rounding, with the weights built once per shape."
+    Wy, Wx = (_resize_matrix(n, m, mode).to(S) for n, m in zip(S.shape[-2:], size))
+    return Wy @ S @ Wx.T
+
 def segment_from_clusters(maps:torch.Tensor, # (T, h, w) token maps, at grid or image resolution
                           labels, # (T,) cluster id of each token
                           cluster_scale:bool=False, # min-max scale each cluster's summed map (the demo's choice)
@@ -67,7 +82,7 @@ def segment_from_clusters(maps:torch.Tensor, # (T, h, w) token maps, at grid or 
     "Eq. 6–7: sum the maps of each cluster and give each pixel to the cluster with the largest sum."
     lab = torch.as_tensor(labels, device=maps.device)
     S = torch.zeros(int(lab.max()) + 1, *maps.shape[1:], dtype=maps.dtype, device=maps.device).index_add_(0, lab, maps)
-    if size is not None: S = F.interpolate(S[None], size=tuple(size), mode=mode, align_corners=False)[0]
+    if size is not None: S = upsample(S, tuple(size), mode)
     if cluster_scale: S = minmax(S, (1, 2))
     return S.argmax(0)
 
