@@ -11,17 +11,18 @@ import numpy as np, torch
 from .hooks import load_timm, load_causal_lm, family_of
 from .hooks import image_problem, read_rgb, read_text, check_model_file, writable_folder, MAX_PIXELS
 from .hooks import check_device as _device_ok
-from .maps import block_of_layer, check_block, tile_maps
+from .maps import block_of_layer, check_block
 from .maps import pass_plan
 from .cluster import check_cut
 from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3
 from .evaluate import LAYOUTS, check_dataset
 from .ultra_w import UltraW
-from .api import ULTra, explain_summary, Maps, palette
+from .models import parse_model, describe, load_model
+from .api import ULTra, explain_summary, palette
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'architecture', 'depth_and_tokens', 'vision_block',
-           'check_device', 'outputs_free', 'good_images', 'plan_outputs', 'atomic', 'hub_reachable', 'local_checkpoint',
+__all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block', 'check_device',
+           'outputs_free', 'good_images', 'plan_outputs', 'atomic', 'hub_reachable', 'local_checkpoint',
            'resolve_model', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_eval', 'summary_plan', 'cmd_summary',
            'parser', 'main']
 
@@ -36,19 +37,23 @@ def _check(fn, *a, **kw):
     try: return fn(*a, **kw)
     except (ValueError, TypeError) as e: raise UserError(str(e)) from None
 
-def architecture(name:str):
-    "The timm architecture `name` built on the meta device — depth and grid without weights or downloads — or a `UserError`."
-    import timm
-    if name.split('.')[0] not in timm.list_models():
-        raise UserError(f"unknown model {name!r}: give a timm model name such as {DEFAULT_MODEL} or deit_tiny_patch16_224")
-    with torch.device('meta'): return timm.create_model(name.split('.')[0], pretrained=False)
+def model_info(name:str, # what --model says: any family (see `ultra_nb.models`)
+               checkpoint=None, # --checkpoint (a CRATE named without a size is described from it)
+               gguf:str|None=None, # --gguf
+               kind:str|None=None # 'vision' or 'text': the verb's kind of model
+              ) -> tuple: # (ModelSpec, ModelInfo)
+    "What `--model` names and what its family adapter says of it — kind, depth, patch tokens — without weights, or a `UserError`."
+    spec = _check(parse_model, name, gguf)
+    if spec.source == 'crate' and not spec.name and checkpoint is not None: _check(check_model_file, checkpoint, 'checkpoint')
+    info = _check(describe, spec, checkpoint)
+    if kind and info.kind != kind: raise UserError(
+        f"{name} is a {info.kind} model: " + ("explain a summary with `ultra-nb summary`" if info.kind == 'text' else "use `ultra-nb maps`, `segment` or `eval`"))
+    return spec, info
 
-def depth_and_tokens(name:str) -> tuple:
-    "(blocks, patch tokens) of a timm architecture, from its family adapter, or a `UserError` when it cannot be explained."
-    try: fam = family_of(architecture(name))
-    except TypeError as e: raise UserError(str(e)) from None
-    (H, W), (ph, pw) = fam.input_size, fam.patch_size
-    return fam.n_blocks, (H // ph) * (W // pw)
+def depth_and_tokens(name:str, checkpoint=None) -> tuple:
+    "(blocks, patch tokens) of a vision model of any family, from its family adapter (patch tokens None for any-size models), or a `UserError`."
+    info = model_info(name, checkpoint, kind='vision')[1]
+    return info.n_blocks, info.n_tokens
 
 def vision_block(a, n_blocks:int) -> int|None:
     "The block the flags ask for (None: the preset's)."
@@ -134,7 +139,15 @@ def local_checkpoint(name:str, checkpoint=None, weights_dir=None) -> Path|None:
     return p
 
 def resolve_model(name:str=DEFAULT_MODEL, checkpoint=None, weights_dir=None):
-    "A timm model from a local state dict, else timm's hub, or a `UserError` that says what to pass."
+    "The model `--model` names, with its weights: a timm model from a local state dict or the hub, or any other family from its folder, file or hub; else a `UserError` that says what to pass."
+    spec = _check(parse_model, name)
+    if spec.source != 'timm':
+        local = spec.source == 'crate' or Path(spec.name).is_dir() or Path(checkpoint or spec.pretrained or '').is_file()
+        if not local and not hub_reachable(): raise UserError(
+            f"{name} needs the hub, which cannot be reached: pass a local folder, or the weights with --checkpoint PATH")
+        try: return load_model(spec, checkpoint)[0]
+        except ValueError as e: raise UserError(str(e)) from None
+        except Exception as e: raise UserError(f"cannot load {name} ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})") from None
     ckpt = local_checkpoint(name, checkpoint, weights_dir)
     if ckpt is not None: return _check(load_timm, name, ckpt)
     why = "the hub cannot be reached" if not hub_reachable() else None
@@ -168,7 +181,7 @@ def settings_line(u:ULTra, a) -> str:
 def _prepare(a, outputs=()) -> tuple:
     "Every check that needs no weights; returns (architecture depth, patch-token count)."
     check_device(a.device)
-    n_blocks, n_tokens = depth_and_tokens(a.model)
+    n_blocks, n_tokens = depth_and_tokens(a.model, a.checkpoint)
     vision_block(a, n_blocks)
     if getattr(a, 'k', None) is not None or getattr(a, 'zeta', None) is not None: _check(check_cut, a.k, a.zeta, n_tokens)
     if a.w and not Path(a.w).is_file(): raise UserError(f"ULTra_W file {a.w} does not exist")
@@ -276,18 +289,12 @@ def cmd_eval(a):
 
 # %% ../nbs/12_cli.ipynb #b3e43347
 def _text_depth(model:str, gguf:str|None) -> int|None:
-    "The depth of a local causal LM read from its files (GGUF metadata or config.json) without loading weights; None for hub names."
-    d = Path(model)
-    if gguf:
-        from gguf import GGUFReader
-        try: r = GGUFReader(d / gguf)
-        except Exception as e: raise UserError(f"GGUF file {d / gguf} cannot be read ({str(e).splitlines()[0] if str(e) else type(e).__name__}): pass an intact .gguf file") from None
-        f = next((f for k, f in r.fields.items() if k.endswith('.block_count')), None)
-        return int(f.parts[f.data[0]][0]) if f is not None else None
-    cfg = d / 'config.json'
-    if not cfg.exists(): return None
-    try: return json.loads(_check(read_text, cfg, 'config file')).get('num_hidden_layers')
-    except (ValueError, AttributeError): raise UserError(f"{cfg} is not a JSON object: pass the model folder's own config.json") from None
+    "The depth of a local causal LM from its family adapter on the meta device (GGUF: its metadata) without loading weights; None for hub names."
+    if not Path(model).is_dir(): return None
+    if not gguf and (Path(model) / 'config.json').exists():
+        try: json.loads(_check(read_text, Path(model) / 'config.json', 'config file')).keys()
+        except (ValueError, AttributeError): raise UserError(f"{Path(model) / 'config.json'} is not a JSON object: pass the model folder's own config.json") from None
+    return model_info(model, gguf=gguf, kind='text')[1].n_blocks
 
 def _available_mb(device) -> float|None:
     "Memory free for the run on `device` (MemAvailable on Linux for the CPU), or None when unknown."
