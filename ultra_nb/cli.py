@@ -369,7 +369,8 @@ def parser() -> argparse.ArgumentParser:
     p = _Parser(prog='ultra-nb', description='ULTra token maps, unsupervised segmentation, and summary explanations')
     sub = p.add_subparsers(dest='command', required=True, parser_class=_Parser)
     def common(s, cut=True):
-        s.add_argument('--model', default=DEFAULT_MODEL, help=f'timm model name (default {DEFAULT_MODEL})')
+        s.add_argument('--model', default=DEFAULT_MODEL, help=f'a timm name (default {DEFAULT_MODEL}), a Hugging Face folder or id, '
+                       'an open_clip name:pretrained (ViT-B-32:openai), or crate with --checkpoint')
         s.add_argument('--checkpoint', help='local state dict (.pth / .safetensors) for --model (default: NAME.pth in --weights-dir, else the hub)')
         s.add_argument('--weights-dir', help='folder with NAME.pth files (default $ULTRA_NB_WEIGHTS)')
         b = s.add_mutually_exclusive_group()
