@@ -51,3 +51,24 @@ def test_bench_baselines_are_the_registry(setup):
         ref = image_score(segment(name, mat, g.shape, **cut), g, len(ds.classes), ds.ignore)
         assert r['miou'] == ref['miou'] and r['n'] == ref['n'], name
         np.testing.assert_array_equal(r['counts'], ref['counts'])
+
+def test_cli_eval_of_a_baseline_is_the_registry(setup, tmp_path):
+    "`ultra-nb eval --method kmeans_features --k 3` scores exactly what the registry gives on the same images."
+    import os, shutil, subprocess
+    from ultra_nb.hooks import load_image
+    from ultra_nb.methods import image_material, segment, image_score, pooled_miou
+    _, model, ds = setup
+    ids = [Path(ds.items[i][0]).stem for i in (0, 3)]
+    root = tmp_path / 'voc'
+    for sub, ext in (('JPEGImages', 'jpg'), ('SegmentationClass', 'png')):
+        (root / sub).mkdir(parents=True)
+        for i in ids: shutil.copy(SH / f'data/voc2012-val-14/{sub}/{i}.{ext}', root / sub)
+    (root / 'val.txt').write_text('\n'.join(ids))
+    r = subprocess.run(['ultra-nb', 'eval', root, '--dataset', 'voc', '--model', 'deit_tiny_patch16_224', '--checkpoint',
+                        SH / 'models/deit_tiny_patch16_224.pth', '--method', 'kmeans_features', '--k', '3', '--out', tmp_path / 'out'],
+                       capture_output=True, text=True, env={**os.environ, 'HF_HUB_OFFLINE': '1'})
+    assert r.returncode == 0, r.stderr
+    row = (tmp_path / 'out/metrics.csv').read_text().splitlines()[1].split(',')
+    recs = [image_score(segment('kmeans_features', image_material(model, load_image(ds.image(i))), ds.label(i).shape, k=3),
+                        ds.label(i), len(ds.classes), ds.ignore) for i in (0, 3)]
+    assert 'kmeans_features' in row and float(row[-2]) == round(100 * pooled_miou(np.stack([x['counts'] for x in recs]).sum(0)), 2)

@@ -18,7 +18,8 @@ from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3
 from .evaluate import LAYOUTS, check_dataset
 from .ultra_w import UltraW
 from .models import parse_model, describe, load_model
-from .api import ULTra, explain_summary, palette
+from .methods import METHODS, get_method, check_method_cut, image_material, segment
+from .api import ULTra, explain_summary, palette, as_images
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block', 'check_device',
@@ -258,23 +259,30 @@ def cmd_eval(a):
         if a.limit < 1: raise UserError("--limit must be at least 1")
         ds.items = ds.items[:a.limit]
     out = Path(a.out)
-    n_blocks, _ = _prepare(a, [out / 'metrics.csv', out / 'metrics.md'])
+    n_blocks, n_tokens = _prepare(a, [out / 'metrics.csv', out / 'metrics.md'])
+    if a.method != 'ULTra': _check(check_method_cut, get_method(a.method), a.k, a.zeta, n_tokens)
     ds = _check(check_dataset, ds, a.on_bad == 'skip', a.max_pixels)  # every rank checks the same files, so all stop alike
     cache = None if a.no_cache else _check(MapCache)
     init_from_env('cuda' if a.device and a.device.startswith('cuda') else 'cpu')
     if a.device is None and rank_world()[1] > 1 and torch.cuda.is_available(): a.device = f'cuda:{torch.cuda.current_device()}'
     u = _ultra(a, n_blocks)
     u.cache = cache
-    if is_main(): print(f"ultra-nb: {settings_line(u, a)}")
-    zeta = a.zeta if a.k is None and a.zeta is not None else (None if a.k is not None else u.preset.zeta)
-    seg = lambda rgb: u.maps(rgb).segment(a.k, zeta).labels_at(0).numpy()
+    if is_main(): print(f"ultra-nb: {settings_line(u, a)}" if a.method == 'ULTra' else f"ultra-nb: {a.method}, cut {'k ' + str(a.k) if a.k else 'ζ ' + str(a.zeta) if a.zeta else 'its own'}")
+    zeta = a.zeta if a.k is None and a.zeta is not None else (None if a.k is not None or a.method != 'ULTra' else u.preset.zeta)
+    def seg(rgb):  # ULTra through the front door; a registered baseline on the same backbone's patch vectors
+        if a.method == 'ULTra': return u.maps(rgb).segment(a.k, zeta).labels_at(0).numpy()
+        x, _ = as_images(rgb, u.fam, u.device, u.max_pixels)
+        mat = image_material(u.model, x, block=-1 if a.block is None else a.block, grid=u.fam.grid)
+        return segment(a.method, mat, rgb.shape[:2], k=a.k, zeta=zeta)
     try: score, main = _check(evaluate, ds, seg, progress=True, skip_bad=a.on_bad == 'skip'), is_main()
     finally:  # leave the group before exiting: a rank that exits with gloo's threads alive can abort at teardown
         if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
     if not main: return
     skipped = ds.skipped + score.failed
-    rows = [dict(dataset=a.dataset, images=score.n_images, model=a.model, block=u.block, objective=u.objective_name,
-                 cut=f'k={a.k}' if a.k else f'zeta={zeta}', protocol=r['protocol'], u_acc=round(100 * r['acc'], 2),
+    rows = [dict(dataset=a.dataset, images=score.n_images, model=a.model, method=a.method,
+                 block=u.block if a.method == 'ULTra' else (-1 if a.block is None else a.block),
+                 objective=u.objective_name if a.method == 'ULTra' else '-',
+                 cut=f'k={a.k}' if a.k else f'zeta={zeta}' if zeta is not None else 'none' if not get_method(a.method).cuts else 'auto', protocol=r['protocol'], u_acc=round(100 * r['acc'], 2),
                  u_miou=round(100 * r['miou'], 2), skipped=len(ds.skipped) + score.n_failed) for r in (score.per_image(), score.dataset())]
     out.mkdir(parents=True, exist_ok=True)
     def write_csv(t):
@@ -397,6 +405,9 @@ def parser() -> argparse.ArgumentParser:
     common(s)
     e = sp('eval', 'score a dataset under both matching protocols (torchrun: many processes)', _EVAL_NOTE)
     e.add_argument('dataset_dir', help='the dataset folder, in the layout of --dataset (below)'); e.add_argument('--dataset', required=True, choices=list(READERS))
+    e.add_argument('--method', default='ULTra', choices=['ULTra'] + sorted(n for n, m in METHODS.items() if m.source != 'maps'),
+                   help="ULTra (default), or a training-free baseline of the package's method registry on the same backbone "
+                        "(its patch vectors at --block, default the last): give its cut with --k / --zeta")
     e.add_argument('--limit', type=int, help='only the first N images'); e.add_argument('--no-cache', action='store_true', help='do not use the map cache')
     common(e)
     t = sp('summary', 'which words of a text a summary draws on: HTML, PNG and JSON',
