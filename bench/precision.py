@@ -8,7 +8,7 @@ largest per-map relative error. Segmentation at the preset's cut: pixel agreemen
 segments one to one (Hungarian), segment counts, and the per-image U.mIoU change against the ground truth. Per-image
 records in bench/out/precision/ (resumable); writes bench/results/precision.md.
 
-    python bench/precision.py [--images 14] [--device cpu]
+    python bench/precision.py [--images 14] [--device cpu] [--dtypes float32 bfloat16 float16]
 """
 import argparse, json, time
 from pathlib import Path
@@ -38,17 +38,20 @@ def agreement(a, b):
     r = hungarian(c)
     return sum(c[i, r[i]] for i in range(len(r)) if r[i] >= 0) / a.size
 
-def record(model, ds, i, block, zeta, device):
+def record(model, ds, i, block, zeta, device, dtypes):
+    "Per dtype of `dtypes` (float64 always): errors, agreement, segments, U.mIoU, seconds; kept in a per-image file and extended on rerun."
     p = OUT / f'{Path(ds.items[i][0]).stem}.json'
-    if p.exists(): return json.loads(p.read_text())
+    old = json.loads(p.read_text()) if p.exists() else {}
+    todo = [dt for dt in dict.fromkeys(('float64',) + tuple(dtypes)) if dt not in old]
+    if not todo: return old
     x, gt = load_image(ds.image(i)), ds.label(i)
     maps, secs = {}, {}
-    for dt in DTYPES:
+    for dt in dict.fromkeys(('float64',) + tuple(todo)):
         t0 = time.perf_counter(); maps[dt] = maps_in(model, x, block, dt, device); secs[dt] = time.perf_counter() - t0
     ref = maps['float64']
     seg = {dt: segment('ULTra_S', Material(m.float()), gt.shape, zeta=zeta) for dt, m in maps.items()}
-    rec = {}
-    for dt in DTYPES:
+    rec = dict(old)
+    for dt in todo:
         err = (maps[dt] - ref).flatten(1).norm(dim=1) / ref.flatten(1).norm(dim=1).clamp_min(1e-300)
         rec[dt] = dict(rel_err=float((maps[dt] - ref).norm() / ref.norm()), max_map_err=float(err.max()), secs=secs[dt],
                        finite=bool(torch.isfinite(maps[dt]).all()), agree=float(agreement(seg[dt], seg['float64'])),
@@ -60,7 +63,7 @@ def boot(d, n=2000, seed=0):
     idx = np.random.default_rng(seed).integers(0, len(d), (n, len(d)))
     return np.percentile(d[idx].mean(1), [2.5, 97.5])
 
-def main(n, device):
+def main(n, device, dtypes):
     torch.set_num_threads(1)
     sh = shared_dir()
     if sh is None: raise SystemExit("bench/precision.py needs ../shared (real DeiT-tiny weights and VOC-14)")
@@ -70,7 +73,7 @@ def main(n, device):
     block, zeta = pre.block_for(12), pre.zeta
     recs = []
     for i in range(min(n, len(ds))):
-        t0 = time.time(); recs.append(record(model, ds, i, block, zeta, device)); print(f'image {i + 1}: {time.time() - t0:.0f} s', flush=True)
+        t0 = time.time(); recs.append(record(model, ds, i, block, zeta, device, dtypes)); print(f'image {i + 1}: {time.time() - t0:.0f} s', flush=True)
     L = ['# Maps in lower precision against float64, `bench/precision.py`', '',
          f'Real DeiT-tiny, the first {len(recs)} VOC-14 images, all 196 token maps at block {block} (objective sum), {device.type}. '
          'bfloat16 / float16 run the unchanged engine under `torch.autocast` (matmuls in low precision). **rel. error**: '
@@ -78,15 +81,17 @@ def main(n, device):
          f'cut (ζ {zeta}): **agreement** = share of pixels in the segment matched (one to one) to their float64 segment; '
          '**ΔU.mIoU** = per-image U.mIoU minus float64\'s, points, with a bootstrap 95 % interval over images. **s/image**: '
          'wall time on this CPU (shared with other jobs; float64 is the reference, not a mode).', '',
-         '| dtype | rel. error (mean, max) | worst map | agreement (mean, min) | segments | ΔU.mIoU [95% CI] | s/image |', '|---|---|---|---|---|---|---|']
+         '| dtype | images | rel. error (mean, max) | worst map | agreement (mean, min) | segments | ΔU.mIoU [95% CI] | s/image |', '|---|---|---|---|---|---|---|---|']
     for dt in DTYPES:
-        r = {k: np.array([x[dt][k] for x in recs]) for k in recs[0][dt]}
-        d = 100 * (r['miou'] - np.array([x['float64']['miou'] for x in recs]))
+        have = [x for x in recs if dt in x]
+        if not have: continue
+        r = {k: np.array([x[dt][k] for x in have]) for k in have[0][dt]}
+        d = 100 * (r['miou'] - np.array([x['float64']['miou'] for x in have]))
         lo, hi = boot(d)
-        L.append(f"| {dt} | {r['rel_err'].mean():.1e}, {r['rel_err'].max():.1e} | {r['max_map_err'].max():.1e} | "
+        L.append(f"| {dt} | {len(have)} | {r['rel_err'].mean():.1e}, {r['rel_err'].max():.1e} | {r['max_map_err'].max():.1e} | "
                  f"{100 * r['agree'].mean():.2f} %, {100 * r['agree'].min():.2f} % | {r['segments'].mean():.1f} | "
                  f"{d.mean():+.2f} [{lo:+.2f}, {hi:+.2f}] | {r['secs'].mean():.1f} |")
-    fin = all(x[dt]['finite'] for x in recs for dt in DTYPES)
+    fin = all(v['finite'] for x in recs for v in x.values())
     L += ['', f'All maps finite: {fin}.']
     (ROOT / 'bench/results/precision.md').write_text('\n'.join(L) + '\n')
     print('\n'.join(L))
@@ -94,5 +99,6 @@ def main(n, device):
 if __name__ == '__main__':
     a = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     a.add_argument('--images', type=int, default=14); a.add_argument('--device', default='cpu')
+    a.add_argument('--dtypes', nargs='+', default=list(DTYPES[1:]), choices=DTYPES[1:], help='float16 autocast is very slow on a CPU')
     a = a.parse_args()
-    main(a.images, torch.device(a.device))
+    main(a.images, torch.device(a.device), a.dtypes)

@@ -18,7 +18,7 @@ from .ultra_w import UltraW
 from .llm import SEPARATOR, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness
 
 # %% auto #0
-__all__ = ['as_images', 'say', 'ULTra', 'palette', 'Maps', 'Segmentation', 'SummaryExplanation', 'explain_summary']
+__all__ = ['AUTOCAST', 'as_images', 'say', 'ULTra', 'palette', 'Maps', 'Segmentation', 'SummaryExplanation', 'explain_summary']
 
 # %% ../nbs/10_api.ipynb #b7228382
 def _rgb(src, max_pixels=MAX_PIXELS) -> np.ndarray:
@@ -73,6 +73,8 @@ def _objective(objective, block, fam, model):
     if objective in ('sum', 'energy'): return objective, objective, None
     raise ValueError(f"objective {objective!r} is not one ultra_nb knows: use 'sum' (ULTra_S), 'energy' (ULTra_E) or a trained UltraW")
 
+AUTOCAST = {'float32': None, 'bfloat16': torch.bfloat16, 'float16': torch.float16}  # dtype= -> torch.autocast's dtype (None: off)
+
 def _map_cache(cache):
     "The `MapCache` (or None) that ULTra's `cache` argument names, or a one-sentence error."
     from ultra_nb.cache import MapCache
@@ -92,8 +94,10 @@ class ULTra:
                  cache=None, # None / False: no cache; True: the default folder ($ULTRA_NB_CACHE); a folder path; or a `MapCache`
                  budget_mb:float=1024, # memory for one batch of targets (see `ultra_rows`)
                  verbose:bool=True, # print the preset used when the block or cut comes from it
-                 max_pixels:int|None=MAX_PIXELS): # image files larger than this are refused with a sentence (None: no limit)
+                 max_pixels:int|None=MAX_PIXELS, # image files larger than this are refused with a sentence (None: no limit)
+                 dtype:str='float32'): # the maps' precision: 'float32', or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
         self.fam = family_of(model)
+        if dtype not in AUTOCAST: raise ValueError(f"dtype={dtype!r}: use one of {', '.join(AUTOCAST)} (the maps' precision)")
         if model.training: raise ValueError("the model is in training mode, so dropout would make every map random: call model.eval() first")
         if device is not None: model.to(check_device(device))
         self.model, self.device = model, next(model.parameters()).device
@@ -103,7 +107,7 @@ class ULTra:
         self.preset = preset(self.fam.kind, domain, self.objective_name if self.objective_name in ('sum', 'energy') else None)
         self.block = w_block if w_block is not None else block if block is not None else self.preset.block_for(self.n_blocks)
         self.from_preset = block is None and w_block is None
-        self.cache, self.max_pixels = _map_cache(cache), max_pixels
+        self.cache, self.max_pixels, self.dtype = _map_cache(cache), max_pixels, dtype
 
     def __repr__(self): return f"ULTra({self.fam.name}, block {self.block} of {self.n_blocks}, objective {self.objective_name})"
 
@@ -128,9 +132,11 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
     x, sizes = as_images(x, self.fam, self.device, self.max_pixels)
     grid, p = self.fam.grid, self.fam.prefix
     t = torch.arange(grid[0] * grid[1]) if tokens is None else _check_tokens(tokens, grid[0] * grid[1])
-    compute = lambda: ultra_maps(self.model, x, tokens=t + p, block=block, objective_=self.objective, size=None, budget_mb=self.budget_mb)
+    def compute():
+        with torch.autocast(self.device.type, dtype=AUTOCAST[self.dtype], enabled=AUTOCAST[self.dtype] is not None):
+            return ultra_maps(self.model, x, tokens=t + p, block=block, objective_=self.objective, size=None, budget_mb=self.budget_mb)
     m = (self.cache.get_or_compute(self.model, x, compute, block=block, objective=self.objective, tokens=t, size='grid', normalize=False,
-                                       shape=(len(x), len(t), *grid))
+                                       shape=(len(x), len(t), *grid), **({} if self.dtype == 'float32' else dict(dtype=self.dtype)))
          if self.cache is not None else compute())
     return Maps(m, t, grid, x, sizes, block, self.objective_name, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
                 self.preset if self.from_preset else None, self.verbose)
