@@ -1,0 +1,51 @@
+"""`.ci/docs` (the documentation site, rendered without Quarto and checked) on copies of the tree: it passes on the tree as
+it is and fails, naming the problem, on a broken image path and on a notebook missing from the sidebar."""
+import json, re, shutil, subprocess
+import pytest
+from conftest import ROOT
+
+KEEP = ['settings.ini', '_quarto.yml', 'nbs', 'ultra_nb', '.ci']
+
+@pytest.fixture(scope='module')
+def cache(tmp_path_factory):
+    "Processed notebooks shared by the runs below: each run reprocesses only the notebooks it changed."
+    return tmp_path_factory.mktemp('docs_cache')
+
+def copy_tree(dst):
+    "What `.ci/docs` reads, copied: the real tree is never touched."
+    for k in KEEP:
+        src = ROOT / k
+        if src.is_dir(): shutil.copytree(src, dst / k, ignore=shutil.ignore_patterns('_proc', '__pycache__', '.ipynb_checkpoints'))
+        elif src.exists(): shutil.copy2(src, dst / k)
+    return dst
+
+def docs(tree, cache):
+    r = subprocess.run(['bash', str(tree / '.ci/docs'), '--cache', str(cache)], capture_output=True, text=True, timeout=600)
+    return r.returncode, r.stdout + r.stderr
+
+def test_passes_on_the_tree(tmp_path, cache):
+    code, out = docs(copy_tree(tmp_path), cache)
+    assert code == 0, out
+    n = len([p for p in (ROOT / 'nbs').rglob('*.ipynb') if not any(x.startswith(('_', '.')) for x in p.relative_to(ROOT / 'nbs').parts)])
+    assert f"{n} notebooks processed" in out and f"rendered to {n} pages" in out, out
+    assert re.search(r'checked [1-9]\d* images, [1-9]\d* internal links .*, [1-9]\d* show_doc blocks', out), out
+
+def test_fails_on_a_broken_image_path(tmp_path, cache):
+    tree = copy_tree(tmp_path)
+    for nb in sorted((tree / 'nbs').glob('*.ipynb')):  # the first chapter that shows a figure from a file
+        d = json.loads(nb.read_text())
+        m = next((m for c in d['cells'] if c['cell_type'] == 'markdown'
+                  for m in re.finditer(r'!\[[^\]]*\]\(([^)\s]+\.(?:png|jpg|svg))\)', ''.join(c['source']))), None)
+        if m: break
+    else: pytest.fail('no chapter shows a figure from a file')
+    nb.write_text(nb.read_text().replace(f']({m[1]})', '](images/no_such_figure.png)'))
+    code, out = docs(tree, cache)
+    assert code == 1 and 'image images/no_such_figure.png does not exist' in out, out
+
+def test_fails_on_a_missing_sidebar_entry(tmp_path, cache):
+    tree = copy_tree(tmp_path)
+    side = tree / 'nbs/sidebar.yml'
+    gone = re.findall(r'^\s*-\s*(\S+\.ipynb)\s*$', side.read_text(), re.M)[-1]
+    side.write_text(re.sub(rf'^\s*-\s*{re.escape(gone)}\s*\n', '', side.read_text(), flags=re.M))
+    code, out = docs(tree, cache)
+    assert code == 1 and f"nbs/{gone} is not in nbs/sidebar.yml" in out, out
