@@ -233,11 +233,11 @@ def render(proc:Path, out:Path, order:list, pages:dict, site_title:str) -> dict:
         nb = nbformat.read(nbp, as_version=4)
         title, desc = prepare(nb, pages)
         titles[name] = title or Path(name).stem
-        files = Path(page).stem + '_files'
-        shutil.rmtree(out / files, ignore_errors=True)
+        files, here = Path(page).stem + '_files', out / Path(page).parent  # figures next to their page, as Quarto puts them
+        shutil.rmtree(here / files, ignore_errors=True)
         body, res = ex.from_notebook_node(nb, resources=dict(output_files_dir=files, unique_key=Path(page).stem))
         for fn, data in res.get('outputs', {}).items():
-            (out / fn).parent.mkdir(parents=True, exist_ok=True); (out / fn).write_bytes(data)
+            (here / fn).parent.mkdir(parents=True, exist_ok=True); (here / fn).write_bytes(data)
         soup = BeautifulSoup(body, 'html.parser')
         seen = {}
         for h in soup.find_all(re.compile('^h[1-6]$')):
@@ -247,17 +247,20 @@ def render(proc:Path, out:Path, order:list, pages:dict, site_title:str) -> dict:
             h['id'] = i if n == 0 else f"{i}-{n}"
         bodies[name] = (title, desc, soup)
     for name, (title, desc, soup) in bodies.items():
+        up = '../' * name.count('/')  # a notebook in a subfolder of nbs/ gets its page in the same subfolder
         nav, last = [], None
         for sec, nm in order:
             if sec != last and sec: nav.append(f'<div class="sec">{html.escape(sec)}</div>')
             last = sec
             cls = ' class="here"' if nm == name else ''
-            nav.append(f'<a href="{pages.get(nm, "#")}"{cls}>{inline_md(titles.get(nm, nm))}</a>')
+            nav.append(f'<a href="{up}{pages.get(nm, "#")}"{cls}>{inline_md(titles.get(nm, nm))}</a>')
         head = f'<h1 class="title">{inline_md(title)}</h1>' + (f'<p class="subtitle">{inline_md(desc)}</p>' if desc else '')
+        css = f'<link rel="stylesheet" href="{up}site.css">' + (f'<link rel="stylesheet" href="{up}styles.css">' if extra_css else '')
+        (out / pages[name]).parent.mkdir(parents=True, exist_ok=True)
         (out / pages[name]).write_text(
             f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
-            f'<title>{html.escape(title or name)} – {html.escape(site_title)}</title><link rel="stylesheet" href="site.css">{extra_css}{MATHJAX}</head>'
-            f'<body><header class="top"><a href="index.html">{html.escape(site_title)}</a></header><div class="layout">'
+            f'<title>{html.escape(title or name)} – {html.escape(site_title)}</title>{css}{MATHJAX}</head>'
+            f'<body><header class="top"><a href="{up}index.html">{html.escape(site_title)}</a></header><div class="layout">'
             f'<nav class="side">{"".join(nav)}</nav><main>{head}{soup}'
             f'<footer>Rendered from nbs/{html.escape(name)} by .ci/docs (nbdev processing, nbconvert).</footer></main></div></body></html>\n')
     return {out / pages[name]: soup for name, (_, _, soup) in bodies.items()}
@@ -283,6 +286,22 @@ def site_path(out:Path, page:Path, ref:str, base:str) -> tuple[Path|None, str]:
     elif re.match(r'^[a-z][a-z0-9+.-]*:', ref, re.I) or ref.startswith('//'): return None, ''
     if not ref: return page, frag
     return (page.parent / ref).resolve(), frag
+
+def module_all(path:Path) -> set:
+    "The names a generated module exports (its `__all__`, as nbdev_export writes it)."
+    import ast
+    if not path.exists(): return set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, 'id', None) == '__all__' for t in node.targets):
+            return set(ast.literal_eval(node.value))
+    return set()
+
+def signature_after(h) -> bool:
+    "Does a code block (show_doc's signature) follow heading `h` before the next heading?"
+    for sib in h.find_next_siblings():
+        if re.match('^h[1-6]$', sib.name or ''): return False
+        if sib.name == 'pre' or sib.find('pre'): return True
+    return False
 
 def check_site(out:Path, soups:dict, root:Path, base:str) -> tuple[list[str], list[str], dict]:
     "Images, links, anchors, show_doc blocks, raw directives and tracebacks of every rendered page (`soups`: their bodies)."
@@ -318,16 +337,18 @@ def check_site(out:Path, soups:dict, root:Path, base:str) -> tuple[list[str], li
     if modidx.exists():
         ns = {}; exec(modidx.read_text(), ns)
         for mod, syms in ns['d']['syms'].items():
+            exported = module_all(root / (mod.replace('.', '/') + '.py'))
             for qual, (link, _) in syms.items():
                 name = qual[len(mod) + 1:]
-                if '.' in name or name.startswith('_'): continue  # methods are documented with their class
+                if '.' in name or name not in exported: continue  # methods are documented with their class; exporti: not exported
                 page, _, frag = link.partition('#')
                 t = out / page
                 n['show_doc'] += 1
                 if t not in soups: bad.append(f"{qual}: its chapter's page {page} was not rendered"); continue
-                h = soups[t].find(id=frag)
-                if h is None or not re.match('^h[1-6]$', h.name) or not h.find_next('pre'):
-                    bad.append(f"{qual}: no show_doc block on {page} (no heading #{frag} with a signature)")
+                if not any(h.get_text().strip() == name and signature_after(h) for h in soups[t].find_all(re.compile('^h[1-6]$'))):
+                    bad.append(f"{qual}: no show_doc block on {page} (no heading {name} followed by its signature)")
+                elif soups[t].find(id=frag) is None:
+                    bad.append(f"{qual}: nbdev's doc link {link} names an anchor that {page} does not have")
     return bad, warn, n
 
 def screenshots(out:Path, pages:list[str], images:Path) -> list[Path]:
@@ -407,7 +428,7 @@ def main(argv=None) -> int:
         n_mixed = sum(len(v) for v in mixed.values())
         took = time.time() - t0
         print(f"docs: {len(nbs)} notebooks processed by nbdev {nbdev.__version__} in {t_proc:.0f} s and rendered to "
-              f"{len(list(out.glob('*.html')))} pages; checked {n['images']} images, {n['links']} internal links "
+              f"{len(soups)} pages; checked {n['images']} images, {n['links']} internal links "
               f"({n['anchors']} anchors), {n['show_doc']} show_doc blocks; {took:.0f} s in all ({t_render:.0f} s rendering)")
         if anchors:
             print(f"docs: warning: {len(anchors)} links reach their page but not an anchor on it (a method or private name "
