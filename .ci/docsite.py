@@ -379,14 +379,17 @@ def screenshots(out:Path, pages:list[str], images:Path) -> list[Path]:
 # --- main ------------------------------------------------------------------------------------------------------------
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument('--out', type=Path, help="keep the site in this folder (made if missing; its old pages are replaced)")
+    ap = argparse.ArgumentParser(prog='bash .ci/docs', description=__doc__.split('\n')[0], formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--out', type=Path, help="keep the site in this folder: a new or empty one, or a site built before (its pages are replaced)")
     ap.add_argument('--cache', type=Path, help="reuse processed notebooks kept here whose inputs are unchanged")
     ap.add_argument('--as-deploy', action='store_true', help="also execute the cells nbdev's deploy executes (slow)")
     ap.add_argument('--screenshot', nargs='*', default=[], metavar='PAGE',
                     help="save nbs/images/docs_<page>.png of these pages (e.g. api.html) with headless Chromium (`. .ci/browser`)")
     ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
     a = ap.parse_args(argv)
+    a.out, a.cache = (x.resolve() if x else None for x in (a.out, a.cache))  # relative to where it was called from
+    if a.out and a.out.exists() and any(a.out.iterdir()) and not (a.out / 'site.css').exists():
+        ap.error(f"--out {a.out} holds files that are not a site .ci/docs built; choose a new or empty folder")
     import nbdev, yaml
     from nbdev.doclinks import nbglob
     from fastcore.foundation import Config
@@ -405,9 +408,9 @@ def main(argv=None) -> int:
     bad += [f"nbs/{nm} is not in nbs/sidebar.yml (no reader can reach its page)" for nm in names if nm not in in_side]
     tmp = Path(tempfile.mkdtemp(prefix='ultra_nb_docs_'))
     try:
-        out = a.out.resolve() if a.out else tmp / 'site'
+        out = a.out or tmp / 'site'
         proc = tmp / '_proc'
-        errors = process(root, nbs, proc, a.cache.resolve() if a.cache else None, a.as_deploy, a.workers)
+        errors = process(root, nbs, proc, a.cache, a.as_deploy, a.workers)
         t_proc = time.time() - t0
         bad += [f"nbs/{nb.relative_to(nbs_dir)}: nbdev's processing fails: {e}" for nb, e in errors.items() if e]
         # the files next to the notebooks (images, css), as proc_nbs copies them

@@ -19,13 +19,15 @@ def copy_tree(dst):
         elif src.exists(): shutil.copy2(src, dst / k)
     return dst
 
-def docs(tree, cache):
-    r = subprocess.run(['bash', str(tree / '.ci/docs'), '--cache', str(cache)], capture_output=True, text=True, timeout=600)
+def docs(tree, cache, *args):
+    r = subprocess.run(['bash', str(tree / '.ci/docs'), '--cache', str(cache), *args], capture_output=True, text=True, timeout=600)
     return r.returncode, r.stdout + r.stderr
 
 def test_passes_on_the_tree(tmp_path, cache):
-    code, out = docs(copy_tree(tmp_path), cache)
+    "The tree as it is passes; `--out` keeps the same site for reading offline and says where to open it."
+    code, out = docs(copy_tree(tmp_path), cache, '--out', str(tmp_path / 'site'))
     assert code == 0, out
+    assert f"open {tmp_path / 'site/index.html'} in a browser" in out and (tmp_path / 'site/index.html').exists(), out
     n = len([p for p in (ROOT / 'nbs').rglob('*.ipynb') if not any(x.startswith(('_', '.')) for x in p.relative_to(ROOT / 'nbs').parts)])
     assert f"{n} notebooks processed" in out and f"rendered to {n} pages" in out, out
     assert re.search(r'checked [1-9]\d* images, [1-9]\d* internal links .*, [1-9]\d* show_doc blocks', out), out
