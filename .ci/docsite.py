@@ -80,9 +80,9 @@ def source_key(root:Path, nb:Path, as_deploy:bool) -> str:
     for p in [nb, root / 'settings.ini', *sorted((root / 'ultra_nb').glob('*.py'))]: h.update(p.read_bytes())
     return h.hexdigest()[:20]
 
-def process(root:Path, nbs:list[Path], proc:Path, cache:Path|None, as_deploy:bool, workers:int) -> dict:
-    "Process `nbs` into `proc`; {notebook: error or None}."
-    jobs, errors = [], {}
+def process(root:Path, nbs:list[Path], proc:Path, cache:Path|None, as_deploy:bool, workers:int) -> tuple[dict, dict]:
+    "Process `nbs` into `proc`; ({notebook: error or None}, {notebook: CPU seconds} of those processed now)."
+    jobs, errors, cpus = [], {}, {}
     for nb in nbs:
         dst = proc / nb.relative_to(root / 'nbs')
         dst.parent.mkdir(parents=True, exist_ok=True)
@@ -95,10 +95,9 @@ def process(root:Path, nbs:list[Path], proc:Path, cache:Path|None, as_deploy:boo
     with ProcessPoolExecutor(max(1, min(workers, len(jobs) or 1)), mp_context=get_context('spawn')) as ex:
         res = ex.map(docsite.process_one, [(str(nb), str(dst), str(root), as_deploy) for nb, dst, _ in jobs])
         for (nb, dst, hit), (err, cpu) in zip(jobs, res):
-            errors[nb] = err
-            if os.environ.get('DOCS_TIMES'): print(f"docs: {nb.name} processed in {cpu:.1f} CPU s", flush=True)
+            errors[nb], cpus[nb] = err, cpu
             if hit and err is None: hit.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(dst, hit)
-    return errors
+    return errors, cpus
 
 # --- 2. rendering ----------------------------------------------------------------------------------------------------
 
@@ -410,7 +409,7 @@ def main(argv=None) -> int:
     try:
         out = a.out or tmp / 'site'
         proc = tmp / '_proc'
-        errors = process(root, nbs, proc, a.cache, a.as_deploy, a.workers)
+        errors, cpus = process(root, nbs, proc, a.cache, a.as_deploy, a.workers)
         t_proc = time.time() - t0
         bad += [f"nbs/{nb.relative_to(nbs_dir)}: nbdev's processing fails: {e}" for nb, e in errors.items() if e]
         # the files next to the notebooks (images, css), as proc_nbs copies them
@@ -430,7 +429,9 @@ def main(argv=None) -> int:
         mixed = {nm: mixed_cells(nb) for nm, nb in zip(names, nbs)}
         n_mixed = sum(len(v) for v in mixed.values())
         took = time.time() - t0
-        print(f"docs: {len(nbs)} notebooks processed by nbdev {nbdev.__version__} in {t_proc:.0f} s and rendered to "
+        slow = sorted(cpus.items(), key=lambda o: -o[1])[:3]
+        print(f"docs: {len(nbs)} notebooks processed by nbdev {nbdev.__version__} in {t_proc:.0f} s ({len(cpus)} processed now; "
+              f"most CPU: {', '.join(f'{nb.name} {c:.1f} s' for nb, c in slow) or '-'}) and rendered to "
               f"{len(soups)} pages; checked {n['images']} images, {n['links']} internal links "
               f"({n['anchors']} anchors), {n['show_doc']} show_doc blocks; {took:.0f} s in all ({t_render:.0f} s rendering)")
         if anchors:
@@ -439,7 +440,7 @@ def main(argv=None) -> int:
         if n_mixed and not a.as_deploy:
             print(f"docs: warning: {n_mixed} cells in {sum(1 for v in mixed.values() if v)} notebooks mix imports with other code; "
                   "nbdev's Quarto build executes them (out of order, from the repository root) and stops at the first that fails. "
-                  "Put their imports in a cell of their own (nbdev FAQ), or run `bash .ci/docs --as-deploy` to see which fail: "
+                  "Put their imports in a cell of their own (nbdev FAQ), or run `bash .ci/docs --as-deploy` to see which fail (cell indexes from 0): "
                   + '; '.join(f"{nm} cells {v}" for nm, v in mixed.items() if v))
         for shot in screenshots(out, a.screenshot, root / 'nbs/images') if a.screenshot else []: print(f"docs: saved {shot.relative_to(root)}")
         if a.out: print(f"docs: the site is in {out}; open {out / 'index.html'} in a browser")
