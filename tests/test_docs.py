@@ -51,3 +51,23 @@ def test_fails_on_a_missing_sidebar_entry(tmp_path, cache):
     side.write_text(re.sub(rf'^\s*-\s*{re.escape(gone)}\s*\n', '', side.read_text(), flags=re.M))
     code, out = docs(tree, cache)
     assert code == 1 and f"nbs/{gone} is not in nbs/sidebar.yml" in out, out
+
+def docsite():
+    import importlib.util
+    spec = importlib.util.spec_from_file_location('docsite', ROOT / '.ci/docsite.py')
+    m = importlib.util.module_from_spec(spec); spec.loader.exec_module(m)
+    return m
+
+def test_what_quarto_would_do():
+    "The pieces of Quarto's behaviour the renderer stands in for: heading ids, link attributes, notebook links, cell options."
+    d = docsite()
+    assert [d.pandoc_id(t) for t in ['ultra_segment', 'Maps.load', 'Images in', '2. The cut (ζ)']] == \
+           ['ultra_segment', 'maps.load', 'images-in', 'the-cut-ζ']
+    pages = {'02_cluster.ipynb': 'cluster.html'}
+    assert d.md_fix('[source](https://x/y.py#L3){target="_blank" style="float:right"}', pages) == \
+           '<a href="https://x/y.py#L3" target="_blank" style="float:right">source</a>'
+    assert d.md_fix('see [the cut](02_cluster.ipynb#cut) and ![f](images/a.png)', pages) == 'see [the cut](cluster.html#cut) and ![f](images/a.png)'
+    assert d.quarto_options('#| echo: false\n#| output: asis\nshow_doc(f)') == ({'echo': 'false', 'output': 'asis'}, 'show_doc(f)')
+    assert d.quarto_options('x = 1\n#| hide') == ({}, 'x = 1\n#| hide')  # not a leading option: Quarto shows it, and so does the check
+    side = {'contents': ['index.ipynb', {'section': 'A', 'contents': ['01_a.ipynb', {'href': 'sub/02_b.ipynb'}]}]}
+    assert d.sidebar_entries(side['contents']) == [(None, 'index.ipynb'), ('A', '01_a.ipynb'), ('A', 'sub/02_b.ipynb')]
