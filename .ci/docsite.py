@@ -302,9 +302,10 @@ def signature_after(h) -> bool:
         if sib.name == 'pre' or sib.find('pre'): return True
     return False
 
-def check_site(out:Path, soups:dict, root:Path, base:str) -> tuple[list[str], list[str], dict]:
-    "Images, links, anchors, show_doc blocks, raw directives and tracebacks of every rendered page (`soups`: their bodies)."
-    bad, warn, n = [], [], dict(images=0, links=0, anchors=0, show_doc=0)
+def check_site(out:Path, soups:dict, root:Path, base:str, failed:set) -> tuple[list[str], list[str], dict]:
+    "Images, links, anchors, show_doc blocks, raw directives and tracebacks of every rendered page (`soups`: their bodies);\
+ what only follows from the pages in `failed` (their notebooks could not be processed) is counted in n['follow_on']."
+    bad, warn, n = [], [], dict(images=0, links=0, anchors=0, show_doc=0, follow_on=0)
     ids = {p: {t['id'] for t in s.find_all(id=True)} for p, s in soups.items()}
     for p, main in soups.items():
         for img in main.find_all('img'):
@@ -318,6 +319,7 @@ def check_site(out:Path, soups:dict, root:Path, base:str) -> tuple[list[str], li
             t, frag = site_path(out, p, a['href'], base)
             if t is None: continue
             n['links'] += 1
+            if t in failed: n['follow_on'] += 1; continue
             if not t.is_file(): bad.append(f"{p.name}: link {a['href']} points at nothing in the site"); continue
             if frag and t.suffix == '.html':
                 n['anchors'] += 1
@@ -343,6 +345,7 @@ def check_site(out:Path, soups:dict, root:Path, base:str) -> tuple[list[str], li
                 page, _, frag = link.partition('#')
                 t = out / page
                 n['show_doc'] += 1
+                if t in failed: n['follow_on'] += 1; continue
                 if t not in soups: bad.append(f"{qual}: its chapter's page {page} was not rendered"); continue
                 if not any(h.get_text().strip() == name and signature_after(h) for h in soups[t].find_all(re.compile('^h[1-6]$'))):
                     bad.append(f"{qual}: no show_doc block on {page} (no heading {name} followed by its signature)")
@@ -423,8 +426,9 @@ def main(argv=None) -> int:
         pages = {nm: str(_nbpath2html(Path(nm))) for nm in names}
         soups = render(proc, out, [s for s in side if s[1] in pages], pages, cfg.get('title', cfg.get('lib_name', 'docs')))
         t_render = time.time() - t0 - t_proc
-        bad += [f"nbs/sidebar.yml: {nm} has no page" for _, nm in side if nm in pages and not (out / pages[nm]).exists()]
-        site_bad, anchors, n = check_site(out, soups, root, base)
+        failed = {out / pages[str(nb.relative_to(nbs_dir))] for nb, e in errors.items() if e}
+        bad += [f"nbs/sidebar.yml: {nm} has no page" for _, nm in side if nm in pages and not (out / pages[nm]).exists() and out / pages[nm] not in failed]
+        site_bad, anchors, n = check_site(out, soups, root, base, failed)
         bad += site_bad
         mixed = {nm: mixed_cells(nb) for nm, nb in zip(names, nbs)}
         n_mixed = sum(len(v) for v in mixed.values())
@@ -446,6 +450,7 @@ def main(argv=None) -> int:
         if a.out: print(f"docs: the site is in {out}; open {out / 'index.html'} in a browser")
         if bad:
             print(f"docs: {len(bad)} problem{'s' * (len(bad) != 1)}:", *(f"  - {b}" for b in bad), sep='\n')
+            if n['follow_on']: print(f"docs: and {n['follow_on']} links and show_doc blocks that only lack the pages nbdev could not process")
             return 1
         return 0
     finally:
