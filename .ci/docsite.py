@@ -80,14 +80,15 @@ def source_key(root:Path, nb:Path, as_deploy:bool) -> str:
     for p in [nb, root / 'settings.ini', *sorted((root / 'ultra_nb').glob('*.py'))]: h.update(p.read_bytes())
     return h.hexdigest()[:20]
 
-def process(root:Path, nbs:list[Path], proc:Path, cache:Path|None, as_deploy:bool, workers:int) -> tuple[dict, dict]:
-    "Process `nbs` into `proc`; ({notebook: error or None}, {notebook: CPU seconds} of those processed now)."
+def process(root:Path, nbs:list[Path], proc:Path, cache:Path|None, as_deploy:bool, workers:int, done) -> tuple[dict, dict]:
+    "Process `nbs` into `proc`, calling `done(notebook, processed)` as each is ready (the caller renders it meanwhile);\
+ ({notebook: error or None}, {notebook: CPU seconds} of those processed now)."
     jobs, errors, cpus = [], {}, {}
     for nb in nbs:
         dst = proc / nb.relative_to(root / 'nbs')
         dst.parent.mkdir(parents=True, exist_ok=True)
         hit = cache / f"{nb.stem}-{source_key(root, nb, as_deploy)}.ipynb" if cache else None
-        if hit and hit.exists(): shutil.copy2(hit, dst); errors[nb] = None
+        if hit and hit.exists(): shutil.copy2(hit, dst); errors[nb] = None; done(nb, dst)
         else: jobs.append((nb, dst, hit))
     env = os.environ.get('PYTHONPATH', '')  # the workers import this tree's package, and this file as `docsite`
     os.environ['PYTHONPATH'] = os.pathsep.join([str(root), str(Path(__file__).parent)] + ([env] if env else []))
@@ -96,6 +97,7 @@ def process(root:Path, nbs:list[Path], proc:Path, cache:Path|None, as_deploy:boo
         res = ex.map(docsite.process_one, [(str(nb), str(dst), str(root), as_deploy) for nb, dst, _ in jobs])
         for (nb, dst, hit), (err, cpu) in zip(jobs, res):
             errors[nb], cpus[nb] = err, cpu
+            if err is None: done(nb, dst)
             if hit and err is None: hit.parent.mkdir(parents=True, exist_ok=True); shutil.copy2(dst, hit)
     return errors, cpus
 
@@ -210,41 +212,51 @@ footer { color:var(--muted); font-size:.8rem; margin-top:3rem; }
 MATHJAX = ('<script>window.MathJax={tex:{inlineMath:[["$","$"],["\\\\(","\\\\)"]]}};</script>'
            '<script async src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>')
 
-def render(proc:Path, out:Path, order:list, pages:dict, site_title:str) -> dict:
-    "Write one page per processed notebook into `out`, figures in `<page>_files/` (as Quarto does); {page path: parsed body}."
-    import nbformat
+TEMPLATE = """{%- extends 'basic/index.html.j2' -%}
+{% block input %}<div class="inner_cell"><div class="input_area">{{ cell.source | highlight_code(metadata=cell.metadata) }}</div></div>{%- endblock input %}
+"""
+
+def renderer(out:Path, pages:dict):
+    "(body, bodies): `body(name, processed notebook)` renders one page body into `bodies` {name: (title, desc, soup)},\
+ headings with Pandoc's ids, figures written next to the page in `<page>_files/` (as Quarto puts them)."
+    import jinja2, nbformat
     from bs4 import BeautifulSoup
     from nbconvert import HTMLExporter
-    from pygments.formatters import HtmlFormatter
     from traitlets.config import Config as TConfig
-    (out / 'site.css').write_text(CSS + HtmlFormatter(style='default').get_style_defs('.highlight'))
     c = TConfig()
     c.HTMLExporter.update(template_name='basic', exclude_input_prompt=True, exclude_output_prompt=True,
                           preprocessors=['nbconvert.preprocessors.TagRemovePreprocessor', 'nbconvert.preprocessors.ExtractOutputPreprocessor'])
     c.TagRemovePreprocessor.update(enabled=True, remove_input_tags={'remove_input'}, remove_all_outputs_tags={'remove_output'})
     c.ExtractOutputPreprocessor.enabled = True
-    ex = HTMLExporter(config=c)
-    extra_css = '<link rel="stylesheet" href="styles.css">' if (out / 'styles.css').exists() else ''
-    bodies, titles = {}, {}
-    for name, page in pages.items():
-        nbp = proc / name
-        if not nbp.exists(): continue
+    c.HTMLExporter.optimistic_validation = True  # validate the notebook once, not after every preprocessor
+    # nbconvert's basic template, except that code it highlighted itself is not sanitised again (bleach over every input
+    # cell was most of the rendering time)
+    ex = HTMLExporter(config=c, template_file='docs.html.j2', extra_loaders=[jinja2.DictLoader({'docs.html.j2': TEMPLATE})])
+    bodies = {}
+    def body(name:str, nbp:Path):
+        page = pages[name]
         nb = nbformat.read(nbp, as_version=4)
         title, desc = prepare(nb, pages)
-        titles[name] = title or Path(name).stem
-        files, here = Path(page).stem + '_files', out / Path(page).parent  # figures next to their page, as Quarto puts them
+        files, here = Path(page).stem + '_files', out / Path(page).parent
         shutil.rmtree(here / files, ignore_errors=True)
-        body, res = ex.from_notebook_node(nb, resources=dict(output_files_dir=files, unique_key=Path(page).stem))
+        html_, res = ex.from_notebook_node(nb, resources=dict(output_files_dir=files, unique_key=Path(page).stem))
         for fn, data in res.get('outputs', {}).items():
             (here / fn).parent.mkdir(parents=True, exist_ok=True); (here / fn).write_bytes(data)
-        soup = BeautifulSoup(body, 'html.parser')
-        seen = {}
+        soup, seen = BeautifulSoup(html_, 'html.parser'), {}
         for h in soup.find_all(re.compile('^h[1-6]$')):
             for a in h.find_all('a', class_='anchor-link'): a.decompose()
             i = pandoc_id(h.get_text())
             n = seen.get(i, 0); seen[i] = n + 1
             h['id'] = i if n == 0 else f"{i}-{n}"
         bodies[name] = (title, desc, soup)
+    return body, bodies
+
+def write_pages(out:Path, order:list, pages:dict, bodies:dict, site_title:str) -> dict:
+    "Each rendered body as a whole page with the sidebar's navigation; {page path: parsed body}."
+    from pygments.formatters import HtmlFormatter
+    (out / 'site.css').write_text(CSS + HtmlFormatter(style='default').get_style_defs('.highlight'))
+    extra_css = (out / 'styles.css').exists()
+    titles = {name: title or Path(name).stem for name, (title, _, _) in bodies.items()}
     for name, (title, desc, soup) in bodies.items():
         up = '../' * name.count('/')  # a notebook in a subfolder of nbs/ gets its page in the same subfolder
         nav, last = [], None
@@ -336,7 +348,8 @@ def check_site(out:Path, soups:dict, root:Path, base:str, failed:set) -> tuple[l
     # every public name of the package: its show_doc block (heading with nbdev's anchor) on its chapter's page
     modidx = root / 'ultra_nb/_modidx.py'
     if modidx.exists():
-        ns = {}; exec(modidx.read_text(), ns)
+        ns, documented = {}, {}  # documented: {page: headings followed by a signature}
+        exec(modidx.read_text(), ns)
         for mod, syms in ns['d']['syms'].items():
             exported = module_all(root / (mod.replace('.', '/') + '.py'))
             for qual, (link, _) in syms.items():
@@ -347,7 +360,9 @@ def check_site(out:Path, soups:dict, root:Path, base:str, failed:set) -> tuple[l
                 n['show_doc'] += 1
                 if t in failed: n['follow_on'] += 1; continue
                 if t not in soups: bad.append(f"{qual}: its chapter's page {page} was not rendered"); continue
-                if not any(h.get_text().strip() == name and signature_after(h) for h in soups[t].find_all(re.compile('^h[1-6]$'))):
+                if t not in documented:
+                    documented[t] = {h.get_text().strip() for h in soups[t].find_all(re.compile('^h[1-6]$')) if signature_after(h)}
+                if name not in documented[t]:
                     bad.append(f"{qual}: no show_doc block on {page} (no heading {name} followed by its signature)")
                 elif soups[t].find(id=frag) is None:
                     bad.append(f"{qual}: nbdev's doc link {link} names an anchor that {page} does not have")
@@ -411,10 +426,6 @@ def main(argv=None) -> int:
     tmp = Path(tempfile.mkdtemp(prefix='ultra_nb_docs_'))
     try:
         out = a.out or tmp / 'site'
-        proc = tmp / '_proc'
-        errors, cpus = process(root, nbs, proc, a.cache, a.as_deploy, a.workers)
-        t_proc = time.time() - t0
-        bad += [f"nbs/{nb.relative_to(nbs_dir)}: nbdev's processing fails: {e}" for nb, e in errors.items() if e]
         # the files next to the notebooks (images, css), as proc_nbs copies them
         out.mkdir(parents=True, exist_ok=True)
         for old in out.glob('*.html'): old.unlink()
@@ -424,8 +435,12 @@ def main(argv=None) -> int:
                 (out / rel).parent.mkdir(parents=True, exist_ok=True); shutil.copy2(f, out / rel)
         from nbdev.doclinks import _nbpath2html  # the page name nbdev gives a notebook
         pages = {nm: str(_nbpath2html(Path(nm))) for nm in names}
-        soups = render(proc, out, [s for s in side if s[1] in pages], pages, cfg.get('title', cfg.get('lib_name', 'docs')))
-        t_render = time.time() - t0 - t_proc
+        body, bodies = renderer(out, pages)
+        errors, cpus = process(root, nbs, tmp / '_proc', a.cache, a.as_deploy, a.workers,
+                               done=lambda nb, dst: body(str(nb.relative_to(nbs_dir)), dst))  # rendered while the rest are processed
+        bad += [f"nbs/{nb.relative_to(nbs_dir)}: nbdev's processing fails: {e}" for nb, e in errors.items() if e]
+        soups = write_pages(out, [s for s in side if s[1] in pages], pages, bodies, cfg.get('title', cfg.get('lib_name', 'docs')))
+        t_build = time.time() - t0
         failed = {out / pages[str(nb.relative_to(nbs_dir))] for nb, e in errors.items() if e}
         bad += [f"nbs/sidebar.yml: {nm} has no page" for _, nm in side if nm in pages and not (out / pages[nm]).exists() and out / pages[nm] not in failed]
         site_bad, anchors, n = check_site(out, soups, root, base, failed)
@@ -434,10 +449,10 @@ def main(argv=None) -> int:
         n_mixed = sum(len(v) for v in mixed.values())
         took = time.time() - t0
         slow = sorted(cpus.items(), key=lambda o: -o[1])[:3]
-        print(f"docs: {len(nbs)} notebooks processed by nbdev {nbdev.__version__} in {t_proc:.0f} s ({len(cpus)} processed now; "
-              f"most CPU: {', '.join(f'{nb.name} {c:.1f} s' for nb, c in slow) or '-'}) and rendered to "
-              f"{len(soups)} pages; checked {n['images']} images, {n['links']} internal links "
-              f"({n['anchors']} anchors), {n['show_doc']} show_doc blocks; {took:.0f} s in all ({t_render:.0f} s rendering)")
+        print(f"docs: {len(nbs)} notebooks processed by nbdev {nbdev.__version__} ({len(cpus)} now, the rest from the cache; most CPU: "
+              f"{', '.join(f'{nb.name} {c:.1f} s' for nb, c in slow) or '-'}) and rendered to {len(soups)} pages in {t_build:.0f} s; "
+              f"checked {n['images']} images, {n['links']} internal links ({n['anchors']} anchors), {n['show_doc']} show_doc blocks; "
+              f"{took:.0f} s in all")
         if anchors:
             print(f"docs: warning: {len(anchors)} links reach their page but not an anchor on it (a method or private name "
                   "without its own show_doc; the reader lands at the top of the page): " + '; '.join(anchors))
