@@ -198,10 +198,9 @@ img { max-width:100%; height:auto; }
 pre, code { font-family: SFMono-Regular, Menlo, Consolas, monospace; font-size:.86rem; }
 :not(pre) > code { background:var(--code); padding:.05rem .3rem; border-radius:3px; color:#7d12ba; }
 pre { background:var(--code); padding:.7rem .9rem; border-radius:6px; overflow:auto; line-height:1.45; }
-.jp-InputPrompt, .jp-OutputPrompt, .jp-InputArea-prompt, .jp-OutputArea-prompt { display:none; }
-.jp-CodeCell { margin:1rem 0; } .jp-OutputArea pre { background:#fff; border-left:3px solid var(--line); border-radius:0; }
-.jp-OutputArea .jp-RenderedMarkdown pre { background:var(--code); border-left:none; border-radius:6px; }
-.jp-RenderedHTMLCommon table, main table { border-collapse:collapse; margin:.8rem 0; font-size:.9rem; }
+.code_cell { margin:1rem 0; } .prompt { display:none; }
+.output_text pre, .output_stream pre, .output_error pre { background:#fff; border-left:3px solid var(--line); border-radius:0; }
+main table { border-collapse:collapse; margin:.8rem 0; font-size:.9rem; }
 main th, main td { border:1px solid var(--line); padding:.3rem .6rem; text-align:left; vertical-align:top; }
 main th { background:#f1f3f5; }
 main hr { border:none; border-top:1px solid var(--line); margin:2rem 0 1rem; }
