@@ -401,7 +401,7 @@ def main(argv=None) -> int:
     ap.add_argument('--as-deploy', action='store_true', help="also execute the cells nbdev's deploy executes (slow)")
     ap.add_argument('--screenshot', nargs='*', default=[], metavar='PAGE',
                     help="save nbs/images/docs_<page>.png of these pages (e.g. api.html) with headless Chromium (`. .ci/browser`)")
-    ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1))
+    ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1), help='notebooks processed at once (default: 2, or 1 on one core)')
     a = ap.parse_args(argv)
     a.out, a.cache = (x.resolve() if x else None for x in (a.out, a.cache))  # relative to where it was called from
     if a.out and a.out.exists() and any(a.out.iterdir()) and not (a.out / 'site.css').exists():
