@@ -71,3 +71,10 @@ def test_what_quarto_would_do():
     assert d.quarto_options('x = 1\n#| hide') == ({}, 'x = 1\n#| hide')  # not a leading option: Quarto shows it, and so does the check
     side = {'contents': ['index.ipynb', {'section': 'A', 'contents': ['01_a.ipynb', {'href': 'sub/02_b.ipynb'}]}]}
     assert d.sidebar_entries(side['contents']) == [(None, 'index.ipynb'), ('A', '01_a.ipynb'), ('A', 'sub/02_b.ipynb')]
+
+def test_ci_runs_it():
+    "`.ci/run` (set -e) runs the check after the notebooks are known clean and exported, before they are executed."
+    run = (ROOT / '.ci/run').read_text()
+    assert 'set -euo pipefail' in run
+    assert run.index('nbdev_export') < run.index('bash "$(dirname "$0")/docs"') < run.index('nbdev_test --flags slow')
+    assert 'nbconvert' in (ROOT / 'settings.ini').read_text()  # the renderer comes with the dev install .ci/install makes
