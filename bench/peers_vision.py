@@ -112,7 +112,7 @@ NAMES = dict(attention='raw attention', rollout='rollout', gae='GAE', ultra_cls=
              gradcam='Grad-CAM (grad-cam)', eigencam='EigenCAM (grad-cam)', layercam='LayerCAM (grad-cam)', random='random')
 
 def ci(v, idx): return np.percentile(v[idx].mean(1), [2.5, 97.5])
-def f1(v, idx, scale=100): lo, hi = ci(scale * v, idx); return f'{scale * v.mean():.1f} [{lo:.1f}, {hi:.1f}]'
+def f1(v, idx, scale=100, d=1): lo, hi = ci(scale * v, idx); return f'{scale * v.mean():.{d}f} [{lo:.{d}f}, {hi:.{d}f}]'
 
 def class_tables(recs):
     by = {}
@@ -123,7 +123,7 @@ def class_tables(recs):
     V = {m: {s: np.array([by[m][i][s] for i in images]) for s in SCORES} for m in CLASS_METHODS if m in by}
     means, diffs = [], []
     for m, v in V.items():
-        means.append(dict(method=NAMES[m], **{s: f1(v[s], idx, 1 if s == 'secs' else 100) for s in SCORES}))
+        means.append(dict(method=NAMES[m], **{s: f1(v[s], idx, 1, 2) if s == 'secs' else f1(v[s], idx) for s in SCORES}))
         if m == 'ultra_cls': continue
         row = dict(method=NAMES[m])
         for s in SCORES[:-1]:
