@@ -5,7 +5,8 @@ grad-cam's Grad-CAM, EigenCAM, LayerCAM, plus a random map) on VOC-14: localisat
 baselines chapter's protocol), deletion and insertion AUC, ROAD; segmentation by Deep Feature Factorization against
 ULTra_S at the same k per image (per-image Hungarian U.mIoU) on VOC-14 and CamVid-val. Stages, each resumable:
 
-- maps:      ULTra_S grid maps (block from selection.json) on VOC-14 and CamVid-val, cached by selection.grid_map
+- maps:      (optional, not in the default run) ULTra_S grid maps (block from selection.json) on VOC-14 and CamVid-val ahead of
+             seg, cached by selection.grid_map; seg and report make the maps they need on demand
 - select:    DFF's block, chosen on the CamVid-train selection subset (selection.subset, 24 images), mean U.mIoU over k
 - classmaps: per-image, per-method records on VOC-14
 - seg:       per-image records of DFF and ULTra_S at k = 3, 5, 8
@@ -13,7 +14,7 @@ ULTra_S at the same k per image (per-image Hungarian U.mIoU) on VOC-14 and CamVi
 
 Per-image records are appended to bench/results/peers_vision_images.jsonl (committed), so a rerun skips them.
 
-    python bench/peers_vision.py [--stage maps select classmaps seg report] [--camvid-limit 101]
+    python bench/peers_vision.py [--stage maps select classmaps seg report] [--camvid-limit 101] [--no-figure]
 """
 import argparse, json, time, warnings
 from pathlib import Path
@@ -212,7 +213,7 @@ def stage_report(model, vo, sel_dff, block, camvid_n, args):
 
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument('--stage', nargs='+', default=['maps', 'select', 'classmaps', 'seg', 'report'])
+    p.add_argument('--stage', nargs='+', default=['select', 'classmaps', 'seg', 'report'])  # seg and report make missing maps on demand
     p.add_argument('--camvid-limit', type=int, default=101)
     p.add_argument('--no-figure', action='store_true')
     a = p.parse_args()
