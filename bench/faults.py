@@ -407,7 +407,7 @@ def main():
              f"{len(rows)} cases{' (--fast: no case that loads weights)' if a.fast else ''}: **{n_pass} pass**, {len(rows) - n_pass} fail. "
              f"CLI cases run the installed `ultra-nb` in a fresh process (PYTHONPATH = this worktree, one thread); their seconds include "
              f"the interpreter and torch start-up, which took {startup:.1f} s for `ultra-nb --help` on this shared 2-core machine at this time. "
-             f"The {len(pre)} CLI refusals took median {np.median([r['seconds'] for r in pre]):.1f} s, max {max(r['seconds'] for r in pre):.1f} s "
+             f"The {len(pre)} CLI refusals took median {np.median([r['seconds'] for r in pre]):.1f} s, max {max(r['seconds'] for r in pre):.1f} s. "
              f"The same refusals run in-process (`checks_s`: the checks alone, imports done) took median "
              f"{np.median([r['checks_s'] for r in pre if r['checks_s'] != '']):.2f} s, max {max(r['checks_s'] for r in pre if r['checks_s'] != ''):.2f} s. API cases run in one process. "
              "`error`: one line, exit 2 (CLI) or one ValueError/TypeError sentence (API); `skip`: exit 0, the bad item named in a warning "
