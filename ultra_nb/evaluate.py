@@ -224,7 +224,8 @@ def check_dataset(ds:SegDataset, # from a reader (`voc`, `camvid`, ...)
                  ) -> SegDataset: # `ds`, or a copy without its bad items (listed in `skipped`)
     "`ds` when every item can be scored; else a `ValueError` naming the first offenders and their count (or, with `skip_bad`, the rest)."
     import warnings
-    if not len(ds): raise ValueError(f"the {ds.name} split lists no images: name a split file with at least one id")
+    if not len(ds): raise ValueError(f"the {ds.name} split lists no images: name a split file with at least one id, in a folder in the "
+                                     f"{ds.name} layout ({LAYOUTS.get(ds.name, '?')})")
     bad = [(it, why) for it in ds.items if (why := item_problem(*it, max_pixels))]
     if not bad: return ds
     whys = ': ' + '; '.join(w for _, w in bad[:show]) + ('; ...' if len(bad) > show else '')
