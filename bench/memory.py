@@ -25,13 +25,13 @@ def status_mb(key):
 def child(arch, n_tokens, budget):
     "In a fresh process: peak RSS growth of one `ultra_maps` call on `n_tokens` targets of a 448x448 image."
     import timm
-    from ultra_nb.maps import ultra_maps, _chunk
+    from ultra_nb.maps import ultra_maps, pass_plan
     torch.manual_seed(0)
     model = timm.create_model(arch, pretrained=False, img_size=SIZE).eval()
     x = torch.randn(1, 3, SIZE, SIZE)
     N, D = model.patch_embed.num_patches + model.num_prefix_tokens, model.embed_dim
-    meta = lambda *shape: torch.empty(*shape, device='meta')  # shapes only, for the engine's own estimate
-    chunk, per_target = _chunk(meta(1, model.blocks[-1].attn.num_heads, N, N), meta(1, N, D), budget)
+    plan = pass_plan(N, D, model.blocks[-1].attn.num_heads, n_tokens, budget)  # the engine's own estimate, from shapes only
+    chunk, per_target = plan['per_pass'], plan['per_target_mb'] * 2 ** 20
     tokens = model.num_prefix_tokens + torch.linspace(0, N - model.num_prefix_tokens - 1, n_tokens).round().long()
     with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset VmHWM to the current RSS
     before = status_mb('VmRSS')

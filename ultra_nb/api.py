@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from .hooks import family_of, fit_image
 from .hooks import read_rgb, check_device, MAX_PIXELS
-from .maps import ultra_maps, ultra_rows, check_block, show_token_maps
+from .maps import ultra_maps, check_block, show_token_maps
 from .cluster import check_cut, token_linkage, cluster_tokens, segment_from_clusters, overlay
 from .evaluate import SegScore, check_labels, read_label
 from .presets import preset, Preset

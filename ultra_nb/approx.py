@@ -6,7 +6,7 @@
 from __future__ import annotations
 import torch
 from .hooks import family_of
-from .maps import rows_to_maps, _walk
+from .maps import rows_to_maps, ultra_rows
 
 # %% auto #0
 __all__ = ['shallow_rows', 'strided_tokens', 'fill_maps', 'approx_maps']
@@ -19,7 +19,7 @@ def shallow_rows(model, x, # as `ultra_rows`
     "`ultra_rows` with the backward aggregation limited to the top `top` blocks."
     if top is not None and (not isinstance(top, int) or top < 1): raise ValueError(
         f"top={top!r}: give the number of blocks to aggregate over (1 or more), or None for all")
-    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, **kw)  # the engine's walk stops `top` blocks down
+    return ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, top, **kw)  # the engine's walk stops `top` blocks down
 
 # %% ../nbs/09a_approx.ipynb #04701e7b
 def strided_tokens(grid:tuple, # patch grid (h, w)

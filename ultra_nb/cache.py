@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib, os, uuid, warnings
 from pathlib import Path
 import torch
-from .hooks import writable_folder, _first_line
+from .hooks import writable_folder, first_line
 
 # %% auto #0
 __all__ = ['input_hash', 'fingerprint', 'MapCache']
@@ -74,7 +74,7 @@ class MapCache:
     def _stored(self, p:Path, key:dict, shape, device):
         "The maps stored at `p` when the file is whole and carries `key` (and `shape`), else None with a warning."
         try: d = torch.load(p, map_location=device, weights_only=True)
-        except Exception as e: why = f"cannot be read ({_first_line(e)})"
+        except Exception as e: why = f"cannot be read ({first_line(e)})"
         else:
             m = d.get('maps') if isinstance(d, dict) else None
             why = ("holds no key (written by an older ultra_nb)" if not isinstance(d, dict) or 'key' not in d else

@@ -8,7 +8,7 @@ import torch, torch.nn as nn
 from .hooks import Family, register_family
 
 # %% auto #0
-__all__ = ['HFFamily', 'HFTextFamily', 'tiny_causal_lm', 'tiny_llama']
+__all__ = ['is_vision_config', 'HFFamily', 'HFTextFamily', 'tiny_causal_lm', 'tiny_llama']
 
 # %% ../nbs/00c_hf_text.ipynb #e655a2fe
 def _layers(model):
@@ -17,7 +17,9 @@ def _layers(model):
     found = [(name.count('.'), name) for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n]
     return model.get_submodule(min(found)[1]) if found else None
 
-def _is_vision(model) -> bool: return any(hasattr(model.config, k) for k in ('image_size', 'vision_config'))
+def is_vision_config(config) -> bool:
+    "Whether a Hugging Face config describes an image model (it has an image size or a vision tower)."
+    return any(hasattr(config, k) for k in ('image_size', 'vision_config'))
 
 class HFFamily(Family):
     "Hugging Face models with eager attention: the layer stack and each layer's attention module."
@@ -54,7 +56,7 @@ class HFTextFamily(HFFamily):
     supports, source, kind = "Hugging Face causal LMs with eager attention (Llama, Qwen2, Gemma, Mistral, GPT-2)", 'HF causal LM', 'text'
     mean = std = None
     @classmethod
-    def claims(cls, model): return type(model).__module__.startswith('transformers.') and not _is_vision(model)
+    def claims(cls, model): return type(model).__module__.startswith('transformers.') and not is_vision_config(model.config)
     def check_input(self, x):
         x = dict(x) if not torch.is_tensor(x) else {'input_ids': x}
         if x['input_ids'].numel() == 0: raise ValueError("empty input: nothing to explain")

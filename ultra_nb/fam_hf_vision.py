@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import torch
 from .hooks import register_family, IMAGENET_MEAN, IMAGENET_STD
-from .fam_hf_text import HFFamily, _is_vision
+from .fam_hf_text import HFFamily, is_vision_config
 from .fam_open_clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 # %% auto #0
@@ -35,7 +35,7 @@ class HFVisionFamily(HFFamily):
     "Hugging Face ViT, DeiT, DINOv2 (+ registers), CLIP and SigLIP vision encoders with eager attention."
     supports, source = "Hugging Face ViT, DeiT, DINOv2 (with registers), CLIP and SigLIP vision models with eager attention", 'HF vision'
     @classmethod
-    def claims(cls, model): return type(model).__module__.startswith('transformers.') and _is_vision(model)
+    def claims(cls, model): return type(model).__module__.startswith('transformers.') and is_vision_config(model.config)
     def __init__(self, model):
         if not hasattr(model.config, 'image_size') and hasattr(model, 'vision_model'): model = model.vision_model
         mt = getattr(model.config, 'model_type', '')

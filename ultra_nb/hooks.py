@@ -12,8 +12,8 @@ import torch, torch.nn as nn, torch.nn.functional as F
 # %% auto #0
 __all__ = ['IMAGENET_MEAN', 'IMAGENET_STD', 'FAMILY_MODULES', 'MAX_PIXELS', 'Trace', 'Family', 'register_family', 'families',
            'supported', 'family_of', 'capture', 'Replay', 'load_timm', 'load_open_clip', 'load_causal_lm',
-           'load_hf_vision', 'fit_image', 'load_image', 'read_text', 'file_kind', 'check_model_file', 'image_problem',
-           'read_rgb', 'writable_folder', 'check_device', 'shared_dir']
+           'load_hf_vision', 'fit_image', 'load_image', 'first_line', 'read_text', 'file_kind', 'check_model_file',
+           'image_problem', 'read_rgb', 'writable_folder', 'check_device', 'shared_dir']
 
 # %% ../nbs/00_hooks.ipynb #c1a318e9
 @dataclass
@@ -256,12 +256,12 @@ def load_timm(name:str, # a timm model name, e.g. 'deit_tiny_patch16_224' or 'vi
                 sd = load_file(checkpoint)
             else: sd = torch.load(checkpoint, map_location='cpu', weights_only=True)
         except Exception as e: raise ValueError(
-            f"checkpoint {checkpoint} is a {kind} file torch cannot read as a state dict ({_first_line(e)}): "
+            f"checkpoint {checkpoint} is a {kind} file torch cannot read as a state dict ({first_line(e)}): "
             "pass the file written by torch.save(model.state_dict(), path)") from None
         if not isinstance(sd, dict): raise ValueError(
             f"checkpoint {checkpoint} holds a {type(sd).__name__}, not a state dict: save model.state_dict() with torch.save")
         try: model.load_state_dict(sd.get('model', sd), strict=True)
-        except RuntimeError as e: raise ValueError(f"checkpoint {checkpoint} does not fit {name}: {_first_line(e)}") from None
+        except RuntimeError as e: raise ValueError(f"checkpoint {checkpoint} does not fit {name}: {first_line(e)}") from None
     return model.eval()
 
 def load_open_clip(name:str, # an open_clip config name, e.g. 'ViT-B-32'
@@ -319,7 +319,9 @@ def load_image(src, # an image file, or an (H, W, 3) array: uint8, or float in [
 # %% ../nbs/00_hooks.ipynb #22d3ac34
 MAX_PIXELS = 64_000_000  # the largest image read unless raised: an 8000x8000 photo; a 10,000² one took minutes and ~3 GB
 
-def _first_line(e) -> str: return next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
+def first_line(e) -> str:
+    "The first non-blank line of an exception's message (its type's name when it has none): one-sentence errors quote it."
+    return next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
 
 def read_text(path, # a text file
               what:str='text file' # how the message names it
@@ -376,7 +378,7 @@ def _open_image(path, max_pixels):
     try:
         with _pixel_limit(): im = Image.open(p)
     except UnidentifiedImageError: return None, f"{p} is not an image file PIL can read (it looks like {file_kind(p)} data): pass a PNG, JPEG, ... image"
-    except OSError as e: return None, f"image {p} cannot be read ({e.strerror or _first_line(e)}): re-export or re-download it"
+    except OSError as e: return None, f"image {p} cannot be read ({e.strerror or first_line(e)}): re-export or re-download it"
     w, h = im.size
     if max_pixels and w * h > max_pixels: return None, (
         f"image {p} is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the {max_pixels / 1e6:.0f}-megapixel limit: "
@@ -391,7 +393,7 @@ def image_problem(path, # an image file
     if why: return why
     try:
         with _pixel_limit(), im: fmt = im.format; im.verify()
-    except Exception as e: return f"image {path} is damaged ({_first_line(e)}): re-export or re-download it"
+    except Exception as e: return f"image {path} is damaged ({first_line(e)}): re-export or re-download it"
     if fmt == 'JPEG':
         with open(path, 'rb') as f: f.seek(max(0, Path(path).stat().st_size - 4096)); tail = f.read()
         if b'\xff\xd9' not in tail: return f"image {path} is a truncated JPEG (its end marker is missing): re-export or re-download it"
@@ -422,7 +424,7 @@ def read_rgb(src, # an image file or a PIL image
         if why: raise ValueError(why)
     try:
         with _pixel_limit(): im.load(); im = ImageOps.exif_transpose(im)
-    except Exception as e: raise ValueError(f"image {src} cannot be decoded ({_first_line(e)}): re-export or re-download it") from None
+    except Exception as e: raise ValueError(f"image {src} cannot be decoded ({first_line(e)}): re-export or re-download it") from None
     return _as_rgb8(im)
 
 # %% ../nbs/00_hooks.ipynb #80f37702
@@ -436,7 +438,7 @@ def writable_folder(path, # a folder to write into (it may not exist yet)
     while not q.exists() and q != q.parent: q = q.parent
     if not q.is_dir(): raise ValueError(f"{what} {p} " + ("is a file: name a folder" if q == p else f"is inside {q}, which is a file: name a folder"))
     try: fd, probe = tempfile.mkstemp(dir=q, prefix='.ultra_nb_probe'); os.close(fd); os.unlink(probe)
-    except OSError as e: raise ValueError(f"{what} {p} cannot be written ({e.strerror or _first_line(e)} in {q}): choose a folder you can write to") from None
+    except OSError as e: raise ValueError(f"{what} {p} cannot be written ({e.strerror or first_line(e)} in {q}): choose a folder you can write to") from None
     return p
 
 def check_device(device # 'cpu', 'cuda', 'cuda:1', 'mps', a torch.device, or None

@@ -132,7 +132,7 @@ def pass_plan(n_tokens:int, # sequence length N
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
         chunk, per = _chunk(meta(batch, heads, n_tokens, n_tokens), meta(batch, n_tokens, dim), budget_mb)
-    return dict(per_pass=chunk, passes=math.ceil(n_targets / chunk), peak_mb=(min(chunk, n_targets) + 1) * per / 2 ** 20)
+    return dict(per_pass=chunk, passes=math.ceil(n_targets / chunk), peak_mb=(min(chunk, n_targets) + 1) * per / 2 ** 20, per_target_mb=per / 2 ** 20)
 
 # %% ../nbs/01_maps.ipynb #ec3639ec
 def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causal LM
@@ -142,10 +142,11 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
                objective_=None, # 'sum', 'energy', a W tensor or a callable; see `objective`
                normalize:bool=False, # divide tokens by their detached norm before f
                budget_mb:float=1024, # memory for one chunk of targets in one block; sets how many targets share a pass
+               top:int|None=None, # aggregate over the `top` blocks that end at `block` only (None: all of them, the exact maps)
                **kw # passed on to the model
               ) -> torch.Tensor: # (B, T, N): row i of R_i over all N input tokens, prefix included
     "Exact ULTra relevance rows for many target tokens from batched backward passes, one block at a time."
-    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, None, **kw)
+    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, **kw)
 
 def _grad_ready(x):
     "`x` (a tensor or a mapping of them) usable in an autograd graph, also when it was made under `torch.inference_mode()`."

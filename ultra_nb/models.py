@@ -4,11 +4,11 @@
 
 # %% ../nbs/00g_models.ipynb #61f0d055
 from __future__ import annotations
-import json
 from dataclasses import dataclass
 from pathlib import Path
 import torch
 from .hooks import family_of, load_timm, load_open_clip, load_causal_lm, load_hf_vision
+from .fam_hf_text import is_vision_config
 
 # %% auto #0
 __all__ = ['FORMS', 'ModelSpec', 'parse_model', 'skeleton', 'gguf_depth', 'ModelInfo', 'describe', 'load_model']
@@ -66,8 +66,6 @@ def _hf_config(name:str):
     try: return AutoConfig.from_pretrained(name)
     except OSError as e: raise ValueError(f"cannot read the Hugging Face config of {name}: {str(e).splitlines()[0]}") from None
 
-def _is_vision_config(cfg) -> bool: return any(hasattr(cfg, k) for k in ('image_size', 'vision_config'))
-
 def skeleton(spec:ModelSpec) -> torch.nn.Module:
     "The architecture `spec` names, built on the meta device (no weights, no downloads beyond a hub config)."
     with torch.device('meta'):
@@ -85,7 +83,7 @@ def skeleton(spec:ModelSpec) -> torch.nn.Module:
         cfg = _hf_config(spec.name)
         arch = (getattr(cfg, 'architectures', None) or [None])[0]
         cls = getattr(transformers, arch, None) if arch else None
-        if cls is None: cls = transformers.AutoModel if _is_vision_config(cfg) else transformers.AutoModelForCausalLM
+        if cls is None: cls = transformers.AutoModel if is_vision_config(cfg) else transformers.AutoModelForCausalLM
         return cls._from_config(cfg, attn_implementation='eager')
 
 def gguf_depth(path) -> int|None:
@@ -122,12 +120,12 @@ def load_model(spec:ModelSpec, # from `parse_model`
     if spec.source == 'open_clip': return load_open_clip(spec.name, checkpoint or spec.pretrained), None
     if spec.source == 'crate':
         from ultra_nb.fam_crate import load_crate, CRATE_SIZES
-        if checkpoint is None: raise ValueError(f"CRATE weights come from the authors' checkpoint only: pass --checkpoint PATH")
+        if checkpoint is None: raise ValueError("CRATE weights come from the authors' checkpoint only: pass --checkpoint PATH")
         model = load_crate(checkpoint)
         dim, depth = model.cls_token.shape[-1], len(model.blocks)
         if spec.name and (dim, depth) != CRATE_SIZES[spec.name][:2]:
             raise ValueError(f"{checkpoint} holds a CRATE of width {dim} and depth {depth}, not crate-{spec.name}: name its size")
         return model, None
-    if spec.gguf or not _is_vision_config(_hf_config(spec.name)): return load_causal_lm(spec.name, gguf_file=spec.gguf)
+    if spec.gguf or not is_vision_config(_hf_config(spec.name)): return load_causal_lm(spec.name, gguf_file=spec.gguf)
     arch = (getattr(_hf_config(spec.name), 'architectures', None) or ['AutoModel'])[0]
     return load_hf_vision(spec.name, arch), None
