@@ -17,7 +17,7 @@ from .api import ULTra, explain_summary, Maps, palette
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'architecture', 'depth_and_tokens', 'vision_block',
            'check_device', 'outputs_free', 'hub_reachable', 'local_checkpoint', 'resolve_model', 'cmd_maps',
-           'cmd_segment', 'cmd_eval', 'cmd_summary', 'parser', 'main']
+           'cmd_segment', 'cmd_select', 'cmd_eval', 'cmd_summary', 'parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #e818a179
 DEFAULT_MODEL = 'vit_small_patch16_224.dino'
@@ -153,6 +153,34 @@ def cmd_segment(a):
         m.save(out / f'{p.stem}_maps.npz', overwrite=a.overwrite)
         print(f"{p}: {len(np.unique(seg))} segments -> {out / p.stem}_{{segmentation,overlay}}.png, _maps.npz")
 
+# %% ../nbs/12_cli.ipynb #c000oc
+def _yx(s:str) -> tuple:
+    "An argparse type: 'Y,X' -> (y, x) whole pixels."
+    try: y, x = (int(v) for v in s.split(','))
+    except ValueError: raise argparse.ArgumentTypeError(f"--at takes a pixel as Y,X (two whole numbers, row then column); got {s!r}") from None
+    return y, x
+
+def cmd_select(a):
+    "The mask of the object at pixel --at (object selection), or of each image's foreground with no --at (object discovery)."
+    from PIL import Image
+    images, out = _images(a), Path(a.out)
+    if a.tau is not None and not 0 <= a.tau <= 1: raise UserError(f"--tau {a.tau} is not in [0, 1]: it thresholds a map scaled to [0, 1]")
+    if a.at is not None:
+        for p in images:
+            W, H = Image.open(p).size
+            if not (0 <= a.at[0] < H and 0 <= a.at[1] < W): raise UserError(
+                f"--at {a.at[0]},{a.at[1]} is outside {p} ({H}x{W}): give Y in 0..{H - 1} and X in 0..{W - 1}")
+    n_blocks, _ = _prepare(a, [out / f'{p.stem}{s}' for p in images for s in ('_object.png', '_object_view.png')])
+    u = _ultra(a, n_blocks)
+    out.mkdir(parents=True, exist_ok=True)
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    for p in images:
+        m = _check(u.maps, p)
+        o = m.select(at=a.at, tau=a.tau) if a.at is not None else m.foreground(tau=a.tau)
+        o.save(out / f'{p.stem}_object.png', overwrite=a.overwrite)
+        o.show().savefig(out / f'{p.stem}_object_view.png', dpi=80); plt.close('all')
+        print(f"{p}: {o!r} -> {out / p.stem}_object{{,_view}}.png")
+
 # %% ../nbs/12_cli.ipynb #364bc6f9
 def cmd_eval(a):
     from ultra_nb.distributed import init_from_env, evaluate, is_main, rank_world
@@ -255,6 +283,10 @@ def parser() -> argparse.ArgumentParser:
     s = sub.add_parser('segment', help='segment images; writes segmentation, overlay and token maps')
     s.add_argument('images', nargs='*', help='image files')
     common(s)
+    j = sub.add_parser('select', help='the mask of the object at a pixel (--at Y,X), or of the foreground with no --at')
+    j.add_argument('images', nargs='*', help='image files'); j.add_argument('--at', type=_yx, help='a pixel Y,X of the image (row, column)')
+    j.add_argument('--tau', type=float, help='threshold on the min-max scaled map (default: the objects preset)')
+    common(j, cut=False)
     e = sub.add_parser('eval', help='score a dataset under both matching protocols (torchrun: many processes)')
     e.add_argument('dataset_dir'); e.add_argument('--dataset', required=True, choices=list(READERS))
     e.add_argument('--limit', type=int, help='only the first N images'); e.add_argument('--no-cache', action='store_true', help='do not use the map cache')
@@ -271,6 +303,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 COMMANDS = dict(maps=cmd_maps, segment=cmd_segment, eval=cmd_eval, summary=cmd_summary)
+COMMANDS['select'] = cmd_select
 
 def main(argv=None):
     "Entry point of `ultra-nb` (and `python -m ultra_nb.cli`)."

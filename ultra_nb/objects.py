@@ -171,9 +171,11 @@ def fg_scores(mask, # (H, W) bool prediction
     v = np.ones_like(g) if valid is None else np.asarray(valid, bool)
     m, g = m[v], g[v]
     iou = (m & g).sum() / max((m | g).sum(), 1)
-    if soft is None: s, ts = m.astype(np.float64), [0.5]
-    else: s, ts = np.asarray(soft, np.float64)[v], np.linspace(0, 1, 256)[1:]
-    P = np.array([s >= t for t in ts]) if soft is not None else m[None]
-    tp = (P & g).sum(1); prec, rec = tp / np.maximum(P.sum(1), 1), tp / max(g.sum(), 1)
+    if soft is None: tp, pos = np.array([(m & g).sum()]), np.array([m.sum()])
+    else:  # predicted positives and true positives at every threshold k/255, from one histogram per class
+        b = np.clip(np.floor(np.asarray(soft, np.float64)[v] * 255 + 1e-9), 0, 255).astype(int)
+        hit, every = np.bincount(b[g], minlength=256), np.bincount(b, minlength=256)
+        tp, pos = np.cumsum(hit[::-1])[::-1][1:], np.cumsum(every[::-1])[::-1][1:]
+    prec, rec = tp / np.maximum(pos, 1), tp / max(g.sum(), 1)
     fb = ((1 + beta2) * prec * rec / np.maximum(beta2 * prec + rec, 1e-12)).max()
     return dict(iou=float(iou), acc=float((m == g).mean()), fbeta=float(fb))
