@@ -284,7 +284,7 @@ def _segment(self:Maps, k:int|None=None, zeta:float|None=None, # the cut: cluste
 Maps.segment = _segment
 
 # %% ../nbs/10_api.ipynb #c001oa
-from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
+from .objects import token_at, cell_token, select_mask, seed_token, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
 
 @dataclass
 class ObjectMask:
@@ -370,16 +370,18 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
                 tau:float|None=None # threshold for the 'mass' rule; None: the preset's
                ) -> ObjectMask:
     "One object mask per image, with no click (object discovery from all token maps; see the objects chapter)."
-    if rule is None or (rule == 'mass' and tau is None):
+    thresholded = ('seed', 'mass')
+    if rule is None or (rule in thresholded and tau is None):
         pre = _objects_preset(self)
         rule = rule or pre.foreground
-        if rule == 'mass' and tau is None: tau = pre.fg_tau
+        if rule in thresholded and tau is None: tau = pre.fg_tau
     if rule not in FG_RULES: raise ValueError(f"unknown foreground rule {rule!r}: use one of {FG_RULES}")
+    if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
     masks, soft = [], []
     for g, size in zip(self.grid_maps, self.sizes):
-        m, s = foreground_mask(foreground_map(g, rule), rule, tuple(size), tau)
+        m, s = foreground_mask(foreground_map(g, rule, tau), rule, tuple(size), tau)
         masks.append(m.cpu().numpy()); soft.append(s.cpu().numpy())
-    return ObjectMask(self, masks, soft, dict(rule=rule, block=self.block) | (dict(tau=tau) if rule == 'mass' else {}))
+    return ObjectMask(self, masks, soft, dict(rule=rule, block=self.block) | (dict(tau=tau) if rule in thresholded else {}))
 Maps.foreground = _foreground
 
 # %% ../nbs/10_api.ipynb #2c38e9fe

@@ -11,7 +11,8 @@ from .cluster import minmax, cluster_tokens
 
 # %% auto #0
 __all__ = ['FG_RULES', 'token_at', 'cell_token', 'upsample', 'select_mask', 'border_share', 'fiedler', 'avoid_border',
-           'foreground_map', 'foreground_mask', 'patch_keys', 'tokencut', 'lost', 'dsm', 'binary_mask', 'fg_scores']
+           'seed_token', 'foreground_map', 'foreground_mask', 'patch_keys', 'tokencut', 'lost', 'dsm', 'binary_mask',
+           'fg_scores']
 
 # %% ../nbs/02b_objects.ipynb #c006ob
 def token_at(yx, # (y, x): a pixel of the original image
@@ -71,15 +72,31 @@ def avoid_border(v:torch.Tensor) -> torch.Tensor:
     return -v if border_share(v > 0) > border_share(v <= 0) else v
 
 # %% ../nbs/02b_objects.ipynb #c015ob
-FG_RULES = ('ncut', 'mass', 'cut2')
+FG_RULES = ('seed', 'ncut', 'mass', 'cut2')
+
+def seed_token(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
+               tau:float, # each token's mask: its min-max scaled map >= tau
+               border:float=0.05 # the largest share of border patches an object mask may cover
+              ) -> int:
+    "The token whose own object mask is the largest among those that keep off the border (else the one touching it least)."
+    T, h, w = grid_maps.shape
+    M = minmax(grid_maps.flatten(1).double()) >= tau
+    ring = torch.ones(h, w, dtype=torch.bool); ring[1:-1, 1:-1] = False
+    b = M[:, ring.flatten()].double().mean(1)
+    if (b <= border).any(): return int(torch.where(b <= border, M.sum(1).double(), -1.).argmax())
+    return int(b.argmin())
 
 def foreground_map(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token, grid order
-                   rule:str='ncut' # one of `FG_RULES`
+                   rule:str='seed', # one of `FG_RULES`
+                   tau:float|None=None # 'seed': the threshold of each token's mask
                   ) -> torch.Tensor: # (h, w): higher is more object; 'ncut' > 0, 'cut2' > 0.5 is the object
     "Object discovery from the token maps alone: a score per patch (see the rules above)."
     if rule not in FG_RULES: raise ValueError(f"unknown foreground rule {rule!r}: use one of {FG_RULES}")
     T, h, w = grid_maps.shape
     if T != h * w: raise ValueError(f"object discovery needs every token's map, and these are {T} of {h * w}: compute maps of all tokens")
+    if rule == 'seed':
+        if tau is None: raise ValueError("rule 'seed' thresholds every token's map: give tau in [0, 1]")
+        return grid_maps[seed_token(grid_maps, tau)].double()
     X = minmax(grid_maps.flatten(1).double())
     if rule == 'mass': return X.sum(0).reshape(h, w)
     if rule == 'ncut': return avoid_border(fiedler(X, (h, w)))
@@ -92,7 +109,7 @@ def foreground_map(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch t
 def foreground_mask(score:torch.Tensor, # (h, w) from `foreground_map` or a peer
                     rule:str, # how `score` was made: 'ncut'/'dsm' (cut at 0), 'cut2'/'tokencut'/'lost' (cut at 0.5), else at `tau`
                     size:tuple, # (H, W) of the mask
-                    tau:float|None=None # threshold on the min-max scaled score (rules 'mass', 'cls')
+                    tau:float|None=None # threshold on the min-max scaled score (rules 'seed', 'mass', 'cls')
                    ) -> tuple: # ((H, W) bool mask, (H, W) soft score in [0, 1] for max F_β)
     "The pixel mask of a patch score, and its soft score at image size."
     up = upsample(score, size)
