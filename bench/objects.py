@@ -8,9 +8,10 @@ per-image records under bench/out/objects/records/):
 - report:  horse-report, DAVIS-report and VOC-14 at the chosen settings: IoU / accuracy / max Fβ with bootstrap
            intervals and paired differences against ULTra's rule; figure nbs/images/objects_masks.png
 
-    python bench/objects.py maps --sets horse-tune davis-tune --n 16 --blocks 4 7 10
+    python bench/objects.py maps --sets horse-tune davis-tune --n 16 --blocks 7 && python bench/objects.py maps --n 8 --blocks 9
     python bench/objects.py select
-    python bench/objects.py report
+    python bench/objects.py maps --sets horse-report davis-report voc --blocks 9 --interleave   # the chosen block
+    python bench/objects.py report [--only-maps]
 """
 import argparse, json, sys, time
 from pathlib import Path
@@ -258,7 +259,7 @@ def stage_report(args):
             for i, ip, mp in items(sh, name):
                 have = map_path(name, i, b).exists()
                 key = f'{name}|{i}|{int(have)}'
-                if key in old: continue
+                if key in old or (args.only_maps and not have): continue
                 gt, valid = ground_truth(name, mp); size = gt.shape
                 x, _ = as_images(ip, fam)
                 G = torch.load(map_path(name, i, b)).double() if have else None
@@ -373,5 +374,6 @@ if __name__ == '__main__':
     ap.add_argument('--n', type=int, default=None, help='seeded subset size per set (None: all)')
     ap.add_argument('--blocks', nargs='+', type=int, default=[7])
     ap.add_argument('--interleave', action='store_true')
+    ap.add_argument('--only-maps', action='store_true', help='report: score only images whose ULTra maps exist (the rest keep their earlier records)')
     args = ap.parse_args()
     dict(maps=stage_maps, select=stage_select, report=stage_report)[args.stage](args)
