@@ -18,7 +18,8 @@ from .ultra_w import UltraW
 from .llm import SEPARATOR, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness
 
 # %% auto #0
-__all__ = ['AUTOCAST', 'as_images', 'say', 'ULTra', 'palette', 'Maps', 'Segmentation', 'SummaryExplanation', 'explain_summary']
+__all__ = ['AUTOCAST', 'as_images', 'say', 'ULTra', 'palette', 'Maps', 'Segmentation', 'ObjectMask', 'SummaryExplanation',
+           'explain_summary']
 
 # %% ../nbs/10_api.ipynb #b7228382
 def _rgb(src, max_pixels=MAX_PIXELS) -> np.ndarray:
@@ -300,6 +301,107 @@ def _segment(self:Maps, k:int|None=None, zeta:float|None=None, # the cut: cluste
     labs = [cluster_tokens(g, k, zeta, metric, method, Z=z) for g, z in zip(self.grid_maps, Z)]
     return Segmentation(self, labs, Z, dict(k=k) if k is not None else dict(zeta=zeta))
 Maps.segment = _segment
+
+# %% ../nbs/10_api.ipynb #c001oa
+from .objects import token_at, cell_token, select_mask, seed_token, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
+
+@dataclass
+class ObjectMask:
+    "Object masks, one per image at its original size, with the maps and rule that made them."
+    maps: Maps
+    masks: list # per image, (H, W) bool
+    soft: list # per image, (H, W) score in [0, 1] behind the mask (for max F_β), or None
+    how: dict # what made them: the token and τ, or the discovery rule
+
+    def __len__(self): return len(self.masks)
+    def __repr__(self):
+        return (f"ObjectMask({len(self)} image(s), {', '.join(f'{k} {v}' for k, v in self.how.items())}, "
+                f"object {', '.join(f'{100 * m.mean():.0f}%' for m in self.masks)} of the image)")
+
+    def show(self):
+        "Each image with its object mask: outside the mask dimmed, the mask outlined (and the selected patch boxed)."
+        import matplotlib.pyplot as plt
+        from matplotlib.patches import Rectangle
+        fig, axs = plt.subplots(1, len(self), figsize=(3.2 * len(self), 3), squeeze=False)
+        for j, (ax, m) in enumerate(zip(axs[0], self.masks)):
+            img = self.maps.rgb(self.how.get('image', j))
+            mm = F.interpolate(torch.from_numpy(m[None, None]).float(), size=img.shape[:2], mode='nearest')[0, 0].numpy() > 0
+            ax.imshow(img * np.where(mm, 1, 0.3)[..., None]); ax.contour(mm, levels=[0.5], colors='yellow', linewidths=1.2)
+            if 'token' in self.how:
+                (h, w), (H, W) = self.maps.grid, img.shape[:2]
+                r, c = divmod(self.how['token'], w)
+                ax.add_patch(Rectangle((c * W / w, r * H / h), W / w, H / h, fill=False, ec='red', lw=2))
+            ax.set_title(', '.join(f'{k} {v}' for k, v in self.how.items() if k != 'image'), fontsize=8); ax.axis('off')
+        fig.tight_layout()
+        return fig
+
+    def save(self, path, # a .png file; several images write path_0.png, path_1.png, ...
+             overwrite:bool=False) -> list:
+        "The masks as 0 / 255 PNGs at each image's original size; nothing is replaced unless `overwrite`."
+        from PIL import Image
+        path = Path(path)
+        if path.suffix != '.png': raise ValueError(f"{path} should end in .png")
+        paths = [path] if len(self) == 1 else [path.with_name(f'{path.stem}_{j}.png') for j in range(len(self))]
+        _no_overwrite(*paths, overwrite=overwrite)
+        for m, p in zip(self.masks, paths): Image.fromarray(m.astype(np.uint8) * 255).save(p)
+        return paths
+
+    def score(self, gt # a 0 / object mask (array or file) per image, at the image's original size
+             ) -> dict: # iou, acc, fbeta: means over images; iou_each: per image
+        "IoU, pixel accuracy and max F_β (β² = 0.3) against ground-truth masks."
+        gts = [gt] if isinstance(gt, (str, Path)) or np.ndim(gt) == 2 else list(gt)
+        if len(gts) != len(self): raise ValueError(f"{len(gts)} masks for {len(self)} object masks: give one per image")
+        from PIL import Image
+        rs = [fg_scores(m, binary_mask(np.array(Image.open(g)) if isinstance(g, (str, Path)) else g, f'ground truth {j}'), s)
+              for j, (m, s, g) in enumerate(zip(self.masks, self.soft, gts))]
+        return {k: float(np.mean([r[k] for r in rs])) for k in ('iou', 'acc', 'fbeta')} | dict(iou_each=[r['iou'] for r in rs])
+
+def _objects_preset(self:Maps) -> Preset:
+    "The `objects` preset, said once: its τ and discovery rule were chosen on maps of its own block."
+    pre = preset('vision', 'objects')
+    if self.verbose: say(f"object rule and τ from {pre.describe()}; these maps are of block {self.block}")
+    return pre
+
+def _select(self:Maps, token:int|None=None, # a patch index (row-major, prefix tokens not counted) ...
+            patch:tuple|None=None, # ... or a (row, col) cell of the patch grid ...
+            at:tuple|None=None, # ... or a pixel (y, x) of the original image
+            tau:float|None=None, # threshold on the min-max scaled map; None: the objects preset's
+            i:int=0 # which image of the batch
+           ) -> ObjectMask:
+    "The mask of the object under one token: its map, upsampled to the original image, min-max scaled, at or above τ."
+    if sum(v is not None for v in (token, patch, at)) != 1: raise ValueError(
+        "point at the object with exactly one of token= (patch index), patch=(row, col) or at=(y, x) (a pixel of the image)")
+    if not (isinstance(i, (int, np.integer)) and 0 <= i < len(self)): raise ValueError(f"i must be an image index 0..{len(self) - 1}; got {i!r}")
+    n = self.grid[0] * self.grid[1]
+    if token is not None:
+        if isinstance(token, bool) or not isinstance(token, (int, np.integer)) or not 0 <= token < n: raise ValueError(
+            f"token must be a patch index 0..{n - 1}; got {token!r}: for a pixel use at=(y, x), for a grid cell patch=(row, col)")
+        t = int(token)
+    else: t = cell_token(patch, self.grid) if patch is not None else token_at(at, self.sizes[i], self.grid)
+    have = self.tokens.tolist()
+    if t not in have: raise ValueError(f"token {t} has no map here: compute it with .maps(x, tokens=[{t}]) or .maps(x)")
+    if tau is None: tau = _objects_preset(self).tau
+    m = select_mask(self.grid_maps[i][have.index(t)], tau, self.sizes[i]).cpu().numpy()
+    return ObjectMask(self, [m], [None], dict(token=t, tau=tau, block=self.block, image=i))
+Maps.select = _select
+
+def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the objects preset's
+                tau:float|None=None # threshold for the 'mass' rule; None: the preset's
+               ) -> ObjectMask:
+    "One object mask per image, with no click (object discovery from all token maps; see the objects chapter)."
+    thresholded = ('seed', 'mass')
+    if rule is None or (rule in thresholded and tau is None):
+        pre = _objects_preset(self)
+        rule = rule or pre.foreground
+        if rule in thresholded and tau is None: tau = pre.fg_tau
+    if rule not in FG_RULES: raise ValueError(f"unknown foreground rule {rule!r}: use one of {FG_RULES}")
+    if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
+    masks, soft = [], []
+    for g, size in zip(self.grid_maps, self.sizes):
+        m, s = foreground_mask(foreground_map(g, rule, tau), rule, tuple(size), tau)
+        masks.append(m.cpu().numpy()); soft.append(s.cpu().numpy())
+    return ObjectMask(self, masks, soft, dict(rule=rule, block=self.block) | (dict(tau=tau) if rule in thresholded else {}))
+Maps.foreground = _foreground
 
 # %% ../nbs/10_api.ipynb #2c38e9fe
 @dataclass

@@ -24,8 +24,8 @@ from .api import ULTra, explain_summary, palette, as_images
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block', 'check_device',
            'outputs_free', 'good_images', 'plan_outputs', 'atomic', 'hub_reachable', 'local_checkpoint',
-           'resolve_model', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_eval', 'summary_plan', 'cmd_summary',
-           'parser', 'main']
+           'resolve_model', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_select', 'cmd_eval', 'summary_plan',
+           'cmd_summary', 'parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #e818a179
 DEFAULT_MODEL = 'vit_small_patch16_224.dino'
@@ -195,7 +195,7 @@ def _prepare(a, outputs=()) -> tuple:
 
 def _settings(a, verb:str) -> dict:
     "What makes this verb's outputs: a rerun with the same settings resumes, other settings never overwrite them."
-    keys = ('model', 'checkpoint', 'weights_dir', 'block', 'layer', 'objective', 'w', 'k', 'zeta', 'tokens')
+    keys = ('model', 'checkpoint', 'weights_dir', 'block', 'layer', 'objective', 'w', 'k', 'zeta', 'tokens', 'at', 'tau')
     return dict(verb=verb, **{k: (str(Path(v).resolve()) if k in ('checkpoint', 'weights_dir', 'w') and v else v)
                               for k in keys if hasattr(a, k) for v in [getattr(a, k)]})
 
@@ -246,6 +246,38 @@ def cmd_segment(a):
         atomic(out / f'{p.stem}_maps.npz', lambda t: m.save(t, overwrite=True))
         print(f"{p}: {len(np.unique(seg))} segments -> {out / p.stem}_{{segmentation,overlay}}.png, _maps.npz")
     _batch(a, 'segment', ('_segmentation.png', '_overlay.png', '_maps.npz'), one)
+
+# %% ../nbs/12_cli.ipynb #c000oc
+def _yx(s:str) -> tuple:
+    "An argparse type: 'Y,X' -> (y, x) whole pixels."
+    try: y, x = (int(v) for v in s.split(','))
+    except ValueError: raise argparse.ArgumentTypeError(f"--at takes a pixel as Y,X (two whole numbers, row then column); got {s!r}") from None
+    return y, x
+
+def _at_inside(a):
+    "Stop before any work when --at lies outside a readable image (its upright size; unreadable ones are left to the batch)."
+    from PIL import Image
+    for p in a.images:
+        try:
+            with Image.open(p) as im: W, H = im.size; turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+        except Exception: continue
+        H, W = (W, H) if turned else (H, W)
+        if not (0 <= a.at[0] < H and 0 <= a.at[1] < W): raise UserError(
+            f"--at {a.at[0]},{a.at[1]} is outside {p} ({H}x{W}): give Y in 0..{H - 1} and X in 0..{W - 1}")
+
+def cmd_select(a):
+    "The mask of the object at pixel --at (object selection), or of the foreground of each image with no --at (object discovery)."
+    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    if a.tau is not None and not 0 <= a.tau <= 1: raise UserError(f"--tau {a.tau} is not in [0, 1]: it thresholds a map scaled to [0, 1]")
+    if a.at is not None: _at_inside(a)
+    def one(u, p, out):
+        m = _check(u.maps, p)
+        o = _check(m.select, at=a.at, tau=a.tau) if a.at is not None else _check(m.foreground, tau=a.tau)
+        atomic(out / f'{p.stem}_object.png', lambda t: o.save(t, overwrite=True))
+        fig = o.show()
+        atomic(out / f'{p.stem}_object_view.png', lambda t: fig.savefig(t, dpi=80)); plt.close('all')
+        print(f"{p}: {o!r} -> {out / p.stem}_object{{,_view}}.png")
+    _batch(a, 'select', ('_object.png', '_object_view.png'), one)
 
 # %% ../nbs/12_cli.ipynb #364bc6f9
 def cmd_eval(a):
@@ -403,6 +435,10 @@ def parser() -> argparse.ArgumentParser:
     s = sp('segment', 'segment images; writes segmentation, overlay and token maps', _OUT_NOTE)
     s.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)')
     common(s)
+    j = sp('select', 'the mask of the object at a pixel (--at Y,X), or of the foreground of each image with no --at', _OUT_NOTE)
+    j.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)'); j.add_argument('--at', type=_yx, help='a pixel Y,X of the image (row, column)')
+    j.add_argument('--tau', type=float, help='threshold on the min-max scaled map (default: the objects preset)')
+    common(j, cut=False)
     e = sp('eval', 'score a dataset under both matching protocols (torchrun: many processes)', _EVAL_NOTE)
     e.add_argument('dataset_dir', help='the dataset folder, in the layout of --dataset (below)'); e.add_argument('--dataset', required=True, choices=list(READERS))
     e.add_argument('--method', default='ULTra', choices=['ULTra'] + sorted(n for n, m in METHODS.items() if m.source != 'maps'),
@@ -424,6 +460,7 @@ def parser() -> argparse.ArgumentParser:
     return p
 
 COMMANDS = dict(maps=cmd_maps, segment=cmd_segment, eval=cmd_eval, summary=cmd_summary)
+COMMANDS['select'] = cmd_select
 
 def main(argv=None):
     "Entry point of `ultra-nb` (and `python -m ultra_nb.cli`): every problem one line on stderr and exit 2; warnings one line each."

@@ -25,6 +25,8 @@ class Preset:
     zeta: float|None = None # the dendrogram cut (vision)
     tau: float|None = None # the object-selection threshold (vision)
     sinks: str|None = None # 'excluded' or 'kept' from λ (text)
+    foreground: str|None = None # the object-discovery rule (vision; see `objects.FG_RULES`)
+    fg_tau: float|None = None # its threshold
 
     def block_for(self, n_blocks:int) -> int:
         "This preset's block on a model with `n_blocks` blocks (same relative depth)."
@@ -63,3 +65,8 @@ def preset(kind:str, # 'vision' or 'text'
     return rows[0]
 
 def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)}")
+
+# %% ../nbs/07_presets.ipynb #c001op
+_OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-11-30',
+                split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 16 + 16 images, blocks 7 and 9 on 8 + 8')
+PRESETS.append(Preset('vision', 'objects', block=9, n_blocks=12, objective='sum', zeta=0.9, tau=0.1, foreground='seed', fg_tau=0.15, **_OBJECTS))
