@@ -90,3 +90,16 @@ def test_chapters_show_their_figures():
             imgs = re.findall(r'\]\((images/[^)]+)\)', md)
             assert imgs, f"{p.name} draws figures but shows none saved in nbs/images"
             for i in imgs: assert (ROOT / 'nbs' / i).exists(), f"{p.name}: {i} missing"
+
+def test_readme_objects_block_runs(shared):
+    "The README's object block, as written, on the real DeiT-tiny and a real Weizmann horse photo with its mask."
+    code = re.findall(r'```python\n(.*?)```', readme(), re.S)[3]
+    assert "m.select(at=(120, 200))" in code and "m.foreground().score(mask)" in code
+    horse = shared / 'data/weizmann-horse'
+    setup = (f"import matplotlib; matplotlib.use('Agg')\nfrom ultra_nb.hooks import load_timm\n"
+             f"model = load_timm('deit_tiny_patch16_224', '{shared}/models/deit_tiny_patch16_224.pth')\n"
+             f"mask = '{horse}/masks/horse002.png'\n")
+    code = setup + code.replace("'horse.jpg'", f"'{horse}/images/horse002.jpg'") + "print(sorted(m.foreground().score(mask)))\n"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert "'iou'" in out.stdout and "'fbeta'" in out.stdout
