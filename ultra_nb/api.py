@@ -349,7 +349,7 @@ def explain_summary(model, # a Hugging Face causal LM loaded with attn_implement
                     context:str, # the text the summary is about
                     summary:str|None=None, # None: the model writes one (greedy)
                     block:int|None=None, # 0-based block; None: the preset's ('logprob': the last block)
-                    objective:str|None=None, # 'sum', 'energy', 'sum_nomassive' or 'logprob' (`llm.TEXT_OBJECTIVES`); None: the preset's
+                    objective:str|None=None, # 'sum', 'energy', 'sum_nomassive' or 'logprob' (`llm.TEXT_OBJECTIVES`); None: the preset's, or 'sum' when a block is given
                     keep_sinks:bool=False, # keep attention-sink positions in λ
                     separator:str=SEPARATOR, max_new_tokens:int=64, budget_mb:float=1024, verbose:bool=True
                    ) -> SummaryExplanation:
@@ -360,7 +360,7 @@ def explain_summary(model, # a Hugging Face causal LM loaded with attn_implement
     if not callable(tok): raise TypeError("tok must be the model's tokenizer (e.g. from AutoTokenizer.from_pretrained)")
     if not isinstance(context, str): raise TypeError(f"context must be a string, got {type(context).__name__}")
     if summary is not None and not isinstance(summary, str): raise TypeError(f"summary must be a string or None, got {type(summary).__name__}")
-    objective = preset('text').objective if objective is None else objective
+    if objective is None: objective = preset('text').objective if block is None else 'sum'  # a chosen block: the paper's f_s there
     if objective not in TEXT_OBJECTIVES: raise ValueError(f"unknown text objective {objective!r}: use one of {TEXT_OBJECTIVES}")
     pre, from_preset = next((p for p in PRESETS if p.kind == 'text' and p.objective == objective), preset('text')), block is None
     block = pre.block_for(fam.n_blocks) if from_preset else check_block(block, fam.n_blocks)
