@@ -13,9 +13,9 @@ from .hooks import read_rgb, check_device, MAX_PIXELS
 from .maps import ultra_maps, check_block, show_token_maps
 from .cluster import check_cut, token_linkage, cluster_tokens, segment_from_clusters, overlay
 from .evaluate import SegScore, check_labels, read_label
-from .presets import preset, Preset
+from .presets import preset, Preset, PRESETS
 from .ultra_w import UltraW
-from .llm import SEPARATOR, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness
+from .llm import SEPARATOR, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness, TEXT_OBJECTIVES
 
 # %% auto #0
 __all__ = ['AUTOCAST', 'as_images', 'say', 'ULTra', 'palette', 'Maps', 'Segmentation', 'ObjectMask', 'SummaryExplanation',
@@ -415,6 +415,7 @@ class SummaryExplanation:
     sinks: tuple # context positions left out of λ
     model_name: str
     model: object = field(default=None, repr=False) # kept for `comprehensiveness`
+    objective: str = 'sum' # the text objective the maps explain (`llm.TEXT_OBJECTIVES`)
 
     @property
     def context_pieces(self) -> list: return self.inp.pieces[self.inp.context]
@@ -449,7 +450,7 @@ class SummaryExplanation:
         _no_overwrite(*paths, overwrite=overwrite)
         paths[0].write_text(f'<!doctype html><meta charset="utf-8">{self.html()}\n')
         self.figure().savefig(paths[1], dpi=100, bbox_inches='tight')
-        paths[2].write_text(json.dumps(dict(model=self.model_name, block=self.block, summary=self.summary, sinks=list(self.sinks),
+        paths[2].write_text(json.dumps(dict(model=self.model_name, block=self.block, objective=self.objective, summary=self.summary, sinks=list(self.sinks),
                                             words=[[w, None if np.isnan(s) else s] for w, s in self.words()],
                                             top=self.top(10)), indent=1))
         return paths
@@ -467,7 +468,8 @@ def explain_summary(model, # a Hugging Face causal LM loaded with attn_implement
                     tok, # its tokenizer
                     context:str, # the text the summary is about
                     summary:str|None=None, # None: the model writes one (greedy)
-                    block:int|None=None, # 0-based block; None: the preset's
+                    block:int|None=None, # 0-based block; None: the preset's ('logprob': the last block)
+                    objective:str|None=None, # 'sum', 'energy', 'sum_nomassive' or 'logprob' (`llm.TEXT_OBJECTIVES`); None: the preset's, or 'sum' when a block is given
                     keep_sinks:bool=False, # keep attention-sink positions in λ
                     separator:str=SEPARATOR, max_new_tokens:int=64, budget_mb:float=1024, verbose:bool=True
                    ) -> SummaryExplanation:
@@ -478,13 +480,16 @@ def explain_summary(model, # a Hugging Face causal LM loaded with attn_implement
     if not callable(tok): raise TypeError("tok must be the model's tokenizer (e.g. from AutoTokenizer.from_pretrained)")
     if not isinstance(context, str): raise TypeError(f"context must be a string, got {type(context).__name__}")
     if summary is not None and not isinstance(summary, str): raise TypeError(f"summary must be a string or None, got {type(summary).__name__}")
-    pre, from_preset = preset('text'), block is None
+    if objective is None: objective = preset('text').objective if block is None else 'sum'  # a chosen block: the paper's f_s there
+    if objective not in TEXT_OBJECTIVES: raise ValueError(f"unknown text objective {objective!r}: use one of {TEXT_OBJECTIVES}")
+    pre, from_preset = next((p for p in PRESETS if p.kind == 'text' and p.objective == objective), preset('text')), block is None
     block = pre.block_for(fam.n_blocks) if from_preset else check_block(block, fam.n_blocks)
+    if objective == 'logprob' and from_preset: block = fam.n_blocks - 1  # read at the output
     if verbose and summary is None: say("no summary given; the model writes one (greedy)")
     if not context.strip(): raise ValueError("the context is empty: nothing to explain the summary by")
     if summary is None: summary = _generate(model, tok, context, separator, max_new_tokens)
     inp = build_input(tok, context, summary, separator, model=model)
-    if verbose and from_preset: say(pre.describe(fam.n_blocks))
-    maps = summary_maps(model, inp, block, budget_mb=budget_mb).cpu()
+    if verbose and from_preset: say(pre.describe(fam.n_blocks) if objective == pre.objective else f"block {block} of {fam.n_blocks}, objective {objective}")
+    maps = summary_maps(model, inp, block, objective, budget_mb=budget_mb).cpu()
     sinks = () if keep_sinks else inp.sinks
-    return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, block, sinks, fam.name, model)
+    return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, block, sinks, fam.name, model, objective)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import csv, html, math, re, textwrap
 from dataclasses import dataclass
 import numpy as np, torch
-from .maps import ultra_rows
+from .maps import ultra_rows, check_block
+from .hooks import capture, family_of
 
 # %% auto #0
-__all__ = ['SEPARATOR', 'SummaryInput', 'build_input', 'read_tldr', 'summary_maps', 'contribution_scores', 'summary_loglik',
-           'comprehensiveness', 'merge_words', 'heatmap_html', 'heatmap_figure']
+__all__ = ['SEPARATOR', 'TEXT_OBJECTIVES', 'SummaryInput', 'build_input', 'read_tldr', 'massive_dims', 'summary_target',
+           'summary_maps', 'contribution_scores', 'summary_loglik', 'comprehensiveness', 'merge_words', 'heatmap_html',
+           'heatmap_figure']
 
 # %% ../nbs/05_llm.ipynb #191ccd45
 SEPARATOR = "\n\nTL;DR:"
@@ -58,15 +60,56 @@ def read_tldr(path, # the TL;DR csv (columns query, reference_responses)
             if len(body.split()) >= min_words and summary: out.append(dict(id=i, context=context, summary=summary))
     return out
 
+# %% ../nbs/05_llm.ipynb #11d34bd7
+TEXT_OBJECTIVES = ('sum', 'energy', 'sum_nomassive', 'logprob')
+
+def massive_dims(model, inp:SummaryInput,
+                 block:int, # 0-based block whose output is examined
+                 ratio:float=100. # a dimension is massive when its largest |activation| is at least this times the median dimension's
+                ) -> list:
+    "Hidden dimensions with massive activations at `block`'s output on this input (largest |value| over the sequence ≥ `ratio` × the median dimension's)."
+    with capture(model) as cap, torch.no_grad(): z = cap(inp.ids, upto=check_block(block, len(cap.fam.blocks()))).tokens[-1][0]
+    m = z.abs().amax(0)
+    return (m >= ratio * m.median()).nonzero().flatten().tolist()
+
+def _output_head(model):
+    "The causal LM's final norm and output embedding, to read log-probabilities off the last block's tokens."
+    base = model.base_model
+    norm = next((getattr(base, n) for n in ('norm', 'ln_f', 'final_layernorm') if hasattr(base, n)), None)
+    if norm is None or model.get_output_embeddings() is None: raise TypeError(
+        f"{type(model).__name__} has no final norm and output head ultra_nb knows: the 'logprob' objective needs a Hugging Face causal LM")
+    return norm, model.get_output_embeddings()
+
+def summary_target(model, inp:SummaryInput,
+                   objective_='sum', # a name in `TEXT_OBJECTIVES`, or anything `objective` takes
+                   block:int=-1 # 0-based block; 'logprob' is read at the last block
+                  ) -> tuple: # (objective for `ultra_rows`, target positions, 0-based block)
+    "What ULTra differentiates for a summary: the objective, the target token positions and the block."
+    n = family_of(model).n_blocks
+    block, pos = check_block(block, n), torch.arange(inp.summary.start, inp.summary.stop)
+    if not isinstance(objective_, str) or objective_ in ('sum', 'energy'): return objective_, pos, block
+    if objective_ == 'sum_nomassive':
+        d = torch.tensor(massive_dims(model, inp, block), dtype=torch.long)
+        return (lambda z: z.sum(-1) - z[..., d].sum(-1)), pos, block
+    if objective_ != 'logprob': raise ValueError(f"unknown text objective {objective_!r}: use one of {TEXT_OBJECTIVES}")
+    if block != n - 1: raise ValueError(f"the 'logprob' objective is read at the model's output: use block=-1 (or {n - 1}), not {block}")
+    pred = pos - 1  # the position whose output predicts y_t
+    y, (norm, head) = inp.ids[0, pos], _output_head(model)
+    def f(z):
+        lp = head(norm(z[:, pred])).log_softmax(-1)[:, torch.arange(len(pred)), y]  # (B, |y|)
+        return torch.zeros(z.shape[:2], dtype=z.dtype, device=z.device).index_copy(1, pred, lp)
+    return f, pred, block
+
 # %% ../nbs/05_llm.ipynb #b99a510e
 def summary_maps(model, inp:SummaryInput,
                  block:int=-1, # 0-based block whose summary tokens are explained
-                 objective_=None, budget_mb:float=1024) -> torch.Tensor: # (|y|, |x|)
-    "ULTra maps of every summary token, restricted to the context tokens (batched, as `ultra_rows`)."
+                 objective_=None, # a name in `TEXT_OBJECTIVES` or anything `objective` takes; None: 'sum'
+                 budget_mb:float=1024) -> torch.Tensor: # (|y|, |x|)
+    "ULTra maps of every summary token (for 'logprob': of every prediction of one), restricted to the context tokens (batched, as `ultra_rows`)."
     if not isinstance(inp, SummaryInput): raise TypeError(
         f"summary_maps takes the SummaryInput of build_input(tok, context, summary), got {type(inp).__name__}")
-    pos = torch.arange(inp.summary.start, inp.summary.stop)
-    return ultra_rows(model, inp.ids, pos, block, objective_, budget_mb=budget_mb)[0][:, inp.context]
+    f, pos, block = summary_target(model, inp, 'sum' if objective_ is None else objective_, block)
+    return ultra_rows(model, inp.ids, pos, block, f, budget_mb=budget_mb)[0][:, inp.context]
 
 def contribution_scores(maps:torch.Tensor, # (|y|, |x|) from `summary_maps`
                         sinks=() # context positions to leave out (score 0); `SummaryInput.sinks`

@@ -17,7 +17,7 @@ class Preset:
     domain: str # what kind of input it was chosen on ('street', 'objects', 'posts')
     block: int # 0-based block of the benchmark's backbone
     n_blocks: int # that backbone's depth
-    objective: str # 'sum' (ULTra_S) or 'energy' (ULTra_E)
+    objective: str # 'sum' (ULTra_S) or 'energy' (ULTra_E); text also 'logprob' (`llm.TEXT_OBJECTIVES`)
     backbone: str # the model the benchmark ran
     split: str # the selection split the choice was made on
     source: str # the command that chose it
@@ -46,6 +46,10 @@ _STREET = dict(backbone='deit_tiny_patch16_224', source='python bench/selection.
 PRESETS = [
     Preset('vision', 'street', block=7, n_blocks=12, objective='sum', zeta=0.6, tau=0.1, **_STREET),
     Preset('vision', 'street', block=4, n_blocks=12, objective='energy', zeta=0.65, tau=0.1, **_STREET),
+    Preset('text', 'posts', block=29, n_blocks=30, objective='logprob', sinks='excluded', backbone='SmolLM2-135M-Instruct',
+           split="Reddit TL;DR val, 3 selection posts (shuffled with seed 0; the first 3 after posts[:106] with <= 250 context tokens), "
+                 "objectives sum@18 / energy@18 / sum_nomassive@18 / logprob, criterion mean Comp_k over k 10/20/50 %",
+           source='python bench/peers_text.py select --select 3', date='2026-11-30'),
     Preset('text', 'posts', block=18, n_blocks=30, objective='sum', sinks='excluded', backbone='SmolLM2-135M-Instruct',
            split='Reddit TL;DR val, 6 posts (shuffled with seed 0), blocks 1/4/8/11/15/18/22/25/29, sinks excluded',
            source='python bench/llm_sinks.py select --select 6 --blocks 1 4 8 11 15 18 22 25 29 --select-conds with', date='2026-11-25'),
