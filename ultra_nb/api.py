@@ -153,6 +153,14 @@ def _no_overwrite(*paths, overwrite=False):
     hit = [str(p) for p in paths if Path(p).exists()]
     if hit and not overwrite: raise FileExistsError(f"{hit[0]} exists: choose another path, or pass overwrite=True to replace it")
 
+def _png_paths(path, n:int, overwrite:bool=False) -> list:
+    "`path` for one image, path_0.png, path_1.png, ... for several; refused unless it ends in .png, or when one exists and not `overwrite`."
+    path = Path(path)
+    if path.suffix != '.png': raise ValueError(f"{path} should end in .png")
+    paths = [path] if n == 1 else [path.with_name(f'{path.stem}_{i}.png') for i in range(n)]
+    _no_overwrite(*paths, overwrite=overwrite)
+    return paths
+
 @dataclass
 class Maps:
     "ULTra maps of a batch of images, with what produced them."
@@ -260,10 +268,7 @@ class Segmentation:
              overwrite:bool=False) -> list:
         "Palette PNGs of the cluster ids at each image's original size; nothing is replaced unless `overwrite`."
         from PIL import Image
-        path = Path(path)
-        if path.suffix != '.png': raise ValueError(f"{path} should end in .png")
-        paths = [path] if len(self.maps) == 1 else [path.with_name(f'{path.stem}_{i}.png') for i in range(len(self.maps))]
-        _no_overwrite(*paths, overwrite=overwrite)
+        paths = _png_paths(path, len(self.maps), overwrite)
         for i, p in enumerate(paths):
             im = Image.fromarray(self.labels_at(i).numpy().astype(np.uint8), 'P')
             im.putpalette(palette().flatten().tolist())
@@ -303,7 +308,7 @@ def _segment(self:Maps, k:int|None=None, zeta:float|None=None, # the cut: cluste
 Maps.segment = _segment
 
 # %% ../nbs/10_api.ipynb #c001oa
-from .objects import token_at, cell_token, select_mask, seed_token, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
+from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
 
 @dataclass
 class ObjectMask:
@@ -339,10 +344,7 @@ class ObjectMask:
              overwrite:bool=False) -> list:
         "The masks as 0 / 255 PNGs at each image's original size; nothing is replaced unless `overwrite`."
         from PIL import Image
-        path = Path(path)
-        if path.suffix != '.png': raise ValueError(f"{path} should end in .png")
-        paths = [path] if len(self) == 1 else [path.with_name(f'{path.stem}_{j}.png') for j in range(len(self))]
-        _no_overwrite(*paths, overwrite=overwrite)
+        paths = _png_paths(path, len(self), overwrite)
         for m, p in zip(self.masks, paths): Image.fromarray(m.astype(np.uint8) * 255).save(p)
         return paths
 
