@@ -14,5 +14,6 @@ def test_bench_scripts_import():
     try:
         for p in sorted((ROOT / 'bench').glob('*.py')):
             spec = importlib.util.spec_from_file_location(f'bench_{p.stem}', p)
-            spec.loader.exec_module(importlib.util.module_from_spec(spec))
+            mod = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # registered, as `import` would (dataclasses look it up)
+            spec.loader.exec_module(mod)
     finally: sys.path.remove(str(ROOT / 'bench'))
