@@ -19,7 +19,8 @@ Per-image records are appended to bench/results/peers_vision_images.jsonl (commi
 import argparse, json, time, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
-from selection import material, grid_map, load_selection, subset, predict, score_one, boot_idx, N_S, ROOT
+from selection import material, grid_map, load_selection, subset, boot_idx, N_S, ROOT
+from ultra_nb.methods import Material, segment, image_score
 from segmentation import table, save
 from ultra_nb.hooks import load_image
 from ultra_nb.baselines import METHODS, explain, localization
@@ -62,7 +63,7 @@ def stage_select(model, tr):
         for b in range(len(model.blocks)):
             for k in KS:
                 lab = dff_segments(model, x, k, layer=model.blocks[b], size=gt.shape)[0].numpy()
-                sweep.setdefault(f'{b}', {}).setdefault(f'{k}', []).append(score_one(tr, lab, gt)['miou'])
+                sweep.setdefault(f'{b}', {}).setdefault(f'{k}', []).append(image_score(lab, gt, len(tr.classes), tr.ignore)['miou'])
         print(f'select: image {len(sweep["0"]["3"])}/{len(idx)}, {time.time() - t0:.0f} s', flush=True)
     mean = {b: float(np.mean([np.mean(v) for v in ks.values()])) for b, ks in sweep.items()}
     best = int(max(mean, key=mean.get))
@@ -102,9 +103,9 @@ def stage_seg(model, datasets, block, dff_block):
             if all(('seg', name, iid, m, k) in done for m in ('ULTra_S', 'DFF') for k in KS): continue
             x, gt, src = load_image(ds.image(i)), ds.label(i), grid_map(model, ds, i, block, 'sum')
             for k in KS:
-                s = score_one(ds, predict('ULTra_S', src, gt.shape, k=k), gt)
+                s = image_score(segment('ULTra_S', Material(src), gt.shape, k=k), gt, len(ds.classes), ds.ignore)
                 append(dict(kind='seg', dataset=name, image=iid, method='ULTra_S', k=k, miou=s['miou'], n=s['n']))
-                s = score_one(ds, dff_segments(model, x, k, layer=model.blocks[dff_block], size=gt.shape)[0].numpy(), gt)
+                s = image_score(dff_segments(model, x, k, layer=model.blocks[dff_block], size=gt.shape)[0].numpy(), gt, len(ds.classes), ds.ignore)
                 append(dict(kind='seg', dataset=name, image=iid, method='DFF', k=k, miou=s['miou'], n=s['n']))
             print(f'seg {name}: image {i + 1}/{n}, {time.time() - t0:.0f} s', flush=True)
 
@@ -164,7 +165,7 @@ def figure(model, vo, block, dff_block, show=(3, 5, 11)):
         x = load_image(vo.image(i)); rgb = denormalize(x[0])
         ex = {**explain(model, x, ['gae', 'ultra_cls', 'tokentm']), **cam_explain(model, x)}
         seg_d = dff_segments(model, x, 5, layer=model.blocks[dff_block])[0].numpy()
-        seg_u = predict('ULTra_S', grid_map(model, vo, i, block, 'sum'), (224, 224), k=5)
+        seg_u = segment('ULTra_S', Material(grid_map(model, vo, i, block, 'sum')), (224, 224), k=5)
         for ax, c in zip(row, cols):
             if c == 'image': ax.imshow(rgb)
             elif c.startswith('DFF'): ax.imshow(overlay(rgb, seg_d))
