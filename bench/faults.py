@@ -325,7 +325,7 @@ def cases(d:Path, f:dict) -> list:
     api('models', 'summary_maps on an image tensor instead of a SummaryInput', lambda: summary_maps(vit, torch.randn(1, 3, 32, 32)))
     # silently wrong, elsewhere
     def lie():
-        m = u.maps(x); p = m.save(d / 'm.npz', overwrite=True); z = dict(np.load(p)); meta = json.loads(str(z['meta'])); meta['grid'] = [2, 8]
+        m = u.maps(x); p, = m.save(d / 'm.npz', overwrite=True); z = dict(np.load(p)); meta = json.loads(str(z['meta'])); meta['grid'] = [2, 8]
         z['meta'] = json.dumps(meta); np.savez(d / 'lie.npz', **z); return Maps.load(d / 'lie.npz')
     api('silent', 'Maps.load of a file with a false grid', lie)
     try:

@@ -32,7 +32,8 @@ def test_readme_quickstart_in_step_with_index():
 def test_readme_quickstart_runs():
     code = re.findall(r'```python\n(.*?)```', readme(), re.S)[0]
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
-    assert 'Maps(1 image(s), 16 tokens on a 4x4 grid' in out and "Segmentation(1 image(s), {'k': 3}" in out
+    assert 'Maps(1 image(s), 16 tokens on a 4x4 grid; VisionTransformer, block 1, sum' in out
+    assert 'Segmentation(1 image(s), segments [' in out and 'sum, k 3)' in out
 
 def _real(code, shared, tmp_path):
     "A README block with the hub names and user files swapped for the real material in ../shared."

@@ -5,7 +5,7 @@
 # %% ../nbs/10_api.ipynb #e8043504
 from __future__ import annotations
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from .hooks import family_of, fit_image
@@ -14,11 +14,12 @@ from .maps import ultra_maps, check_block, show_token_maps
 from .cluster import check_cut, token_linkage, cluster_tokens, segment_from_clusters, overlay
 from .evaluate import SegScore, check_labels, read_label
 from .presets import preset, Preset, PRESETS
+from .settings import Settings, BUDGET_MB, TEXT_OBJECTIVES
 from .ultra_w import UltraW
-from .llm import SEPARATOR, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness, TEXT_OBJECTIVES
+from .llm import SEPARATOR, SummaryInput, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness
 
 # %% auto #0
-__all__ = ['AUTOCAST', 'as_images', 'say', 'ULTra', 'palette', 'Maps', 'Segmentation', 'ObjectMask', 'SummaryExplanation',
+__all__ = ['as_images', 'say', 'ULTra', 'palette', 'Result', 'Maps', 'Segmentation', 'ObjectMask', 'SummaryExplanation',
            'explain_summary']
 
 # %% ../nbs/10_api.ipynb #b7228382
@@ -66,15 +67,16 @@ def say(what:str):
     if what not in _said: _said.add(what); print(f"ultra_nb: {what}")
 
 def _objective(objective, block, fam, model):
-    "(objective for the engine, its name, the block it fixes or None)."
+    "(objective name in the settings' vocabulary, W tensor or None, the block a trained W fixes or None)."
     if isinstance(objective, UltraW):
+        if fam.kind != 'vision': raise ValueError("a trained UltraW explains image tokens: use it with a vision model")
         objective.check(model, None, block)
-        return objective.w, 'ULTra_W', objective.block
-    if torch.is_tensor(objective): return objective, 'ULTra_W', None
-    if objective in ('sum', 'energy'): return objective, objective, None
-    raise ValueError(f"objective {objective!r} is not one ultra_nb knows: use 'sum' (ULTra_S), 'energy' (ULTra_E) or a trained UltraW")
-
-AUTOCAST = {'float32': None, 'bfloat16': torch.bfloat16, 'float16': torch.float16}  # dtype= -> torch.autocast's dtype (None: off)
+        return 'w', objective.w, objective.block
+    if torch.is_tensor(objective): return 'w', objective, None
+    known = TEXT_OBJECTIVES if fam.kind == 'text' else ('sum', 'energy')
+    if objective is None or objective in known: return objective, None, None
+    raise ValueError(f"objective {objective!r} is not one ultra_nb knows for {fam.kind} models: use one of "
+                     f"{', '.join(map(repr, known))}" + ("" if fam.kind == 'text' else " or a trained UltraW"))
 
 def _map_cache(cache):
     "The `MapCache` (or None) that ULTra's `cache` argument names, or a one-sentence error."
@@ -85,32 +87,53 @@ def _map_cache(cache):
     if isinstance(cache, MapCache): return cache
     raise TypeError(f"cache={cache!r}: pass None or False (no cache), True (the default folder), a folder path, or a MapCache")
 
+def _text_preset(objective, block, n_blocks) -> tuple: # (objective, block, preset or None)
+    "A text model's objective and block: the preset's when neither is given; a chosen block alone means the paper's f_s there."
+    if objective is None: objective = preset('text').objective if block is None else 'sum'
+    pre = next((p for p in PRESETS if p.kind == 'text' and p.objective == objective), None)
+    if block is not None: return objective, block, None
+    if pre is None: pre = preset('text')
+    return objective, n_blocks - 1 if objective == 'logprob' else pre.block_for(n_blocks), pre  # logprob is read at the output
+
 class ULTra:
-    "Explain every latent token of a Transformer: `ULTra(model).maps(x)`, then `.show()`, `.save()`, `.segment()`."
+    "Explain every latent token of a Transformer: `ULTra(model).maps(x)` for images, `ULTra(model, tok).explain(context)` for text."
     def __init__(self, model, # a supported Transformer (see the support matrix), in eval mode
+                 tok=None, # a causal LM's tokenizer (text models; vision models take none)
                  block:int|None=None, # 0-based block, negative from the end; None: the preset's
-                 objective='sum', # 'sum' (ULTra_S), 'energy' (ULTra_E) or a trained `UltraW`
+                 objective=None, # 'sum' (ULTra_S), 'energy' (ULTra_E), a trained `UltraW`; text also 'sum_nomassive' / 'logprob'; None: the preset's
                  device=None, # where to compute; None: where the model's weights are
                  domain:str|None=None, # which preset to use ('objects', 'street', ...); None: the kind's first
                  cache=None, # None / False: no cache; True: the default folder ($ULTRA_NB_CACHE); a folder path; or a `MapCache`
-                 budget_mb:float=1024, # memory for one batch of targets (see `ultra_rows`)
+                 budget_mb:float=BUDGET_MB, # memory for one batch of targets (see `ultra_rows`)
                  verbose:bool=True, # print the preset used when the block or cut comes from it
                  max_pixels:int|None=MAX_PIXELS, # image files larger than this are refused with a sentence (None: no limit)
                  dtype:str='float32'): # the maps' precision: 'float32', or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
         self.fam = family_of(model)
-        if dtype not in AUTOCAST: raise ValueError(f"dtype={dtype!r}: use one of {', '.join(AUTOCAST)} (the maps' precision)")
+        Settings(budget_mb=budget_mb, dtype=dtype)  # their sentences before anything moves
         if model.training: raise ValueError("the model is in training mode, so dropout would make every map random: call model.eval() first")
+        text = self.fam.kind == 'text'
+        if text and not callable(tok): raise TypeError(
+            f"{self.fam.name} is a text model: pass its tokenizer, ULTra(model, tok) (e.g. from AutoTokenizer.from_pretrained)")
+        if not text and tok is not None: raise TypeError(f"{self.fam.name} is a vision model and takes no tokenizer: ULTra(model)")
         if device is not None: model.to(check_device(device))
-        self.model, self.device = model, next(model.parameters()).device
-        self.verbose, self.budget_mb, self.n_blocks = verbose, budget_mb, self.fam.n_blocks
+        self.model, self.tok, self.device = model, tok, next(model.parameters()).device
+        self.verbose, self.n_blocks = verbose, self.fam.n_blocks
         if block is not None: block = check_block(block, self.n_blocks)
-        self.objective, self.objective_name, w_block = _objective(objective, block, self.fam, model)
-        self.preset = preset(self.fam.kind, domain, self.objective_name if self.objective_name in ('sum', 'energy') else None)
-        self.block = w_block if w_block is not None else block if block is not None else self.preset.block_for(self.n_blocks)
+        objective, self.w, w_block = _objective(objective, block, self.fam, model)
+        if text: objective, block_, self.preset = _text_preset(objective, block, self.n_blocks)
+        else:
+            self.preset = preset('vision', domain, objective if objective in ('sum', 'energy') else None)
+            objective = objective or self.preset.objective
+            block_ = w_block if w_block is not None else block if block is not None else self.preset.block_for(self.n_blocks)
         self.from_preset = block is None and w_block is None
-        self.cache, self.max_pixels, self.dtype = _map_cache(cache), max_pixels, dtype
+        self.settings = Settings(block_, objective, budget_mb=budget_mb, device=str(self.device), dtype=dtype)
+        self.cache, self.max_pixels = _map_cache(cache), max_pixels
 
-    def __repr__(self): return f"ULTra({self.fam.name}, block {self.block} of {self.n_blocks}, objective {self.objective_name})"
+    @property
+    def block(self) -> int: return self.settings.block
+    @property
+    def objective(self) -> str: return self.settings.objective
+    def __repr__(self): return f"ULTra({self.fam.name}, {self.settings.describe()})"
 
     def _say(self, what):
         if self.verbose: say(what)
@@ -125,22 +148,23 @@ def _check_tokens(tokens, n:int) -> torch.Tensor:
 def _maps(self:ULTra, x, tokens=None, block:int|None=None):
     "ULTra maps of every patch token (or `tokens`) of the images `x`: a `Maps`."
     if self.fam.kind != 'vision': raise TypeError(
-        f"{self.fam.name} is a text model: explain a summary with `explain_summary(model, tok, context, summary)`")
-    block = self.block if block is None else check_block(block, self.n_blocks)
-    if self.objective_name == 'ULTra_W' and block != self.block: raise ValueError(
-        f"this ULTra_W was trained for block {self.block}, not {block}: leave block out, or train a W for block {block}")
-    if self.from_preset and block == self.block: self._say(f"{self.preset.describe(self.n_blocks)}")
+        f"{self.fam.name} is a text model: explain a summary with ULTra(model, tok).explain(context, summary)")
+    s = self.settings if block is None else self.settings.replace(block=check_block(block, self.n_blocks))
+    if self.w is not None and s.block != self.block: raise ValueError(
+        f"this ULTra_W was trained for block {self.block}, not {s.block}: leave block out, or train a W for block {s.block}")
+    if self.from_preset and s.block == self.block: self._say(f"{self.preset.describe(self.n_blocks)}")
     x, sizes = as_images(x, self.fam, self.device, self.max_pixels)
     grid, p = self.fam.grid, self.fam.prefix
     t = torch.arange(grid[0] * grid[1]) if tokens is None else _check_tokens(tokens, grid[0] * grid[1])
+    objective = self.w if self.w is not None else s.objective
     def compute():
-        with torch.autocast(self.device.type, dtype=AUTOCAST[self.dtype], enabled=AUTOCAST[self.dtype] is not None):
-            return ultra_maps(self.model, x, tokens=t + p, block=block, objective_=self.objective, size=None, budget_mb=self.budget_mb)
-    m = (self.cache.get_or_compute(self.model, x, compute, block=block, objective=self.objective, tokens=t, size='grid', normalize=False,
-                                       shape=(len(x), len(t), *grid), **({} if self.dtype == 'float32' else dict(dtype=self.dtype)))
+        with s.autocast():
+            return ultra_maps(self.model, x, tokens=t + p, block=s.block, objective_=objective, size=None, budget_mb=s.budget_mb)
+    m = (self.cache.get_or_compute(self.model, x, compute, block=s.block, objective=objective, tokens=t, size='grid', normalize=False,
+                                       shape=(len(x), len(t), *grid), **({} if s.dtype == 'float32' else dict(dtype=s.dtype)))
          if self.cache is not None else compute())
-    return Maps(m, t, grid, x, sizes, block, self.objective_name, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
-                self.preset if self.from_preset else None, self.verbose)
+    return Maps(m, t, grid, x, sizes, s, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
+                self.preset if self.from_preset and s.block == self.block else None, self.verbose)
 ULTra.maps = _maps
 
 # %% ../nbs/10_api.ipynb #7163b1c4
@@ -154,33 +178,81 @@ def _no_overwrite(*paths, overwrite=False):
     if hit and not overwrite: raise FileExistsError(f"{hit[0]} exists: choose another path, or pass overwrite=True to replace it")
 
 def _png_paths(path, n:int, overwrite:bool=False) -> list:
-    "`path` for one image, path_0.png, path_1.png, ... for several; refused unless it ends in .png, or when one exists and not `overwrite`."
+    "`path` for one image, path_0.png, path_1.png, ... for several; refused when one exists and not `overwrite`."
     path = Path(path)
-    if path.suffix != '.png': raise ValueError(f"{path} should end in .png")
     paths = [path] if n == 1 else [path.with_name(f'{path.stem}_{i}.png') for i in range(n)]
     _no_overwrite(*paths, overwrite=overwrite)
     return paths
 
-@dataclass
-class Maps:
+class Result:
+    "What every result shares: `made_by` (model, settings, preset, and the cut or rule), `save(path)` by suffix, and `load`."
+    def _how(self) -> dict: return {}
+    def _writers(self) -> dict: return {}
+    def _state(self) -> tuple: raise NotImplementedError # (arrays, meta) that `_from_state` rebuilds the result from
+    @property
+    def made_by(self) -> dict:
+        "What produced this result, with the same keys for every kind of result."
+        pre = self.preset
+        return dict(model=self.model, **self.settings.to_dict(), preset=None if pre is None else f"{pre.kind}/{pre.domain}") | self._how()
+    def _made(self) -> str:
+        return ', '.join([self.model, f"block {self.settings.block}", self.settings.objective] + [f"{k} {v}" for k, v in self._how().items()])
+
+    def save(self, path, # .npz keeps the whole result (read it back with `load`); other suffixes as the class says
+             overwrite:bool=False) -> list: # the paths written
+        "Write the result; the suffix says how. Nothing is replaced unless `overwrite`."
+        path, writers = Path(path), {'.npz': self._save_npz} | self._writers()
+        if path.suffix not in writers: raise ValueError(
+            f"{path}: a {type(self).__name__} is saved as {', '.join(writers)} (.npz keeps everything, for {type(self).__name__}.load)")
+        return writers[path.suffix](path, overwrite)
+
+    def _save_npz(self, path, overwrite) -> list:
+        _no_overwrite(path, overwrite=overwrite)
+        arrays, meta = self._state()
+        np.savez_compressed(path, **arrays, meta=json.dumps(dict(kind=type(self).__name__, **meta)))
+        return [path]
+
+    @classmethod
+    def load(cls, path): # an .npz file written by `save`
+        "The result saved at `path`, with what produced it."
+        path = Path(path)
+        if not path.is_file(): raise FileNotFoundError(f"{path} does not exist")
+        try:
+            with np.load(path) as d: arrays, meta = {k: d[k] for k in d.files if k != 'meta'}, json.loads(str(d['meta']))
+            kind = meta.get('kind', 'Maps')
+        except Exception as e: raise ValueError(f"{path} is not a result written by ultra_nb's save ({type(e).__name__}: {e})") from None
+        if kind != cls.__name__: raise ValueError(f"{path} holds a {kind}, not a {cls.__name__}: read it with {kind}.load")
+        try: return cls._from_state(arrays, meta, path)
+        except (KeyError, TypeError) as e: raise ValueError(f"{path} is not a complete {kind} file ({type(e).__name__}: {e}); write it again with save") from None
+
+def _settings_of(meta) -> Settings:
+    "The settings a result file names (files written before settings existed name block and objective only)."
+    if 'settings' in meta: return Settings.from_dict(meta['settings'])
+    return Settings(meta['block'], {'ULTra_W': 'w'}.get(meta['objective'], meta['objective']))
+
+def _preset_of(d) -> Preset|None: return None if d is None else Preset(**d)
+
+@dataclass(repr=False)
+class Maps(Result):
     "ULTra maps of a batch of images, with what produced them."
     grid_maps: torch.Tensor # (B, T, h, w) one map per target token, at the patch grid
     tokens: torch.Tensor # (T,) patch index of each target (row-major, prefix not counted)
     grid: tuple # (h, w) patch grid
     images: torch.Tensor # (B, 3, H, W) the normalised input
     sizes: list # original (H, W) of each image
-    block: int # 0-based block explained
-    objective: str # 'sum', 'energy' or 'ULTra_W'
+    settings: Settings # block, objective, ... (see the settings chapter)
     model: str # the model's name
     mean: tuple = (0.485, 0.456, 0.406)
     std: tuple = (0.229, 0.224, 0.225)
     preset: Preset|None = None # the preset the settings came from, if any
     verbose: bool = True # say which preset cut `segment` uses
 
+    @property
+    def block(self) -> int: return self.settings.block
+    @property
+    def objective(self) -> str: return self.settings.objective
     def __len__(self): return len(self.grid_maps)
     def __repr__(self):
-        return (f"Maps({len(self)} image(s), {len(self.tokens)} tokens on a {self.grid[0]}x{self.grid[1]} grid, block {self.block}, "
-                f"{self.objective}, {self.model})")
+        return f"Maps({len(self)} image(s), {len(self.tokens)} tokens on a {self.grid[0]}x{self.grid[1]} grid; {self._made()})"
 
     def rgb(self, i:int=0) -> np.ndarray:
         "Image `i` as an (H, W, 3) array in [0, 1] for display."
@@ -201,27 +273,15 @@ class Maps:
         rows = [have.index(t) for t in tokens]
         return show_token_maps(self.rgb(i), self.upsampled(i)[rows], tokens, self.grid)
 
-    def save(self, path, # an .npz file
-             overwrite:bool=False):
-        "Write the maps, the input and the settings to an .npz file; an existing file is never replaced unless `overwrite`."
-        path = Path(path)
-        if path.suffix != '.npz': raise ValueError(f"{path} should end in .npz")
-        _no_overwrite(path, overwrite=overwrite)
-        meta = dict(grid=list(self.grid), sizes=[list(s) for s in self.sizes], block=self.block, objective=self.objective,
-                    model=self.model, mean=list(self.mean), std=list(self.std))
-        np.savez_compressed(path, grid_maps=self.grid_maps.detach().cpu().numpy(), tokens=self.tokens.numpy(),
-                            images=self.images.detach().cpu().numpy(), meta=json.dumps(meta))
-        return path
+    def _state(self) -> tuple:
+        meta = dict(grid=list(self.grid), sizes=[list(s) for s in self.sizes], model=self.model, mean=list(self.mean), std=list(self.std),
+                    settings=self.settings.to_dict(), preset=None if self.preset is None else asdict(self.preset))
+        return dict(grid_maps=self.grid_maps.detach().cpu().numpy(), tokens=self.tokens.numpy(), images=self.images.detach().cpu().numpy()), meta
 
     @classmethod
-    def load(cls, path) -> Maps:
-        "Maps saved by `save`."
-        try:
-            d = np.load(path)
-            m = json.loads(str(d['meta']))
-            g, t, ims = torch.from_numpy(d['grid_maps']), torch.from_numpy(d['tokens']), torch.from_numpy(d['images'])
-            grid, sizes = tuple(int(v) for v in m['grid']), [tuple(s) for s in m['sizes']]
-        except Exception as e: raise ValueError(f"{path} is not a maps file written by `Maps.save` ({type(e).__name__}: {e})") from None
+    def _from_state(cls, d, m, path) -> Maps:
+        g, t, ims = torch.from_numpy(d['grid_maps']), torch.from_numpy(d['tokens']), torch.from_numpy(d['images'])
+        grid, sizes = tuple(int(v) for v in m['grid']), [tuple(s) for s in m['sizes']]
         why = ("grid_maps is not (B, T, h, w)" if g.dim() != 4 else
                f"its grid {grid} is not the maps' {tuple(g.shape[-2:])}" if tuple(g.shape[-2:]) != grid else
                f"it has {len(t)} token indices for {g.shape[1]} maps" if len(t) != g.shape[1] else
@@ -229,24 +289,28 @@ class Maps:
                f"it has {len(ims)} images and {len(sizes)} sizes for {len(g)} maps" if not len(ims) == len(sizes) == len(g) else
                "its maps are NaN or infinite" if not torch.isfinite(g).all() else None)
         if why: raise ValueError(f"{path} does not hold consistent maps: {why}; write it again with `Maps.save`")
-        return cls(g, t, grid, ims, sizes, m['block'], m['objective'], m['model'], tuple(m['mean']), tuple(m['std']))
+        return cls(g, t, grid, ims, sizes, _settings_of(m), m['model'], tuple(m['mean']), tuple(m['std']), _preset_of(m.get('preset')))
 
 # %% ../nbs/10_api.ipynb #0c561921
-@dataclass
-class Segmentation:
+@dataclass(repr=False)
+class Segmentation(Result):
     "Unsupervised segmentations of a batch of images, with the maps and cut that made them."
     maps: Maps
     token_clusters: list # per image, (T,) cluster id of each token
     linkage: list # per image, the scipy linkage matrix of its token maps
     cut: dict # {'k': ...} or {'zeta': ...}
 
+    model = property(lambda self: self.maps.model)
+    settings = property(lambda self: self.maps.settings)
+    preset = property(lambda self: self.maps.preset)
+    def _how(self) -> dict: return dict(self.cut)
     @property
     def n_segments(self) -> list: return [len(np.unique(l.numpy())) for l in self.labels]
     @property
     def labels(self) -> torch.Tensor:
         "(B, H, W) cluster id of every pixel, at the model's input size."
         return torch.stack([self.labels_at(i, tuple(self.maps.images.shape[-2:])) for i in range(len(self.maps))])
-    def __repr__(self): return f"Segmentation({len(self.maps)} image(s), {self.cut}, segments {self.n_segments})"
+    def __repr__(self): return f"Segmentation({len(self.maps)} image(s), segments {self.n_segments}; {self._made()})"
 
     def labels_at(self, i:int=0, size:tuple|None=None) -> torch.Tensor:
         "(H, W) cluster ids of image `i` at `size` (default: its original size): eq. 6–7 evaluated at that resolution."
@@ -264,9 +328,9 @@ class Segmentation:
         fig.tight_layout()
         return fig
 
-    def save(self, path, # a .png file; a batch writes path_0.png, path_1.png, ...
-             overwrite:bool=False) -> list:
-        "Palette PNGs of the cluster ids at each image's original size; nothing is replaced unless `overwrite`."
+    def _writers(self) -> dict: return {'.png': self._save_png}
+    def _save_png(self, path, overwrite) -> list:
+        "Palette PNGs of the cluster ids at each image's original size; a batch writes path_0.png, path_1.png, ..."
         from PIL import Image
         paths = _png_paths(path, len(self.maps), overwrite)
         for i, p in enumerate(paths):
@@ -274,6 +338,15 @@ class Segmentation:
             im.putpalette(palette().flatten().tolist())
             im.save(p)
         return paths
+
+    def _state(self) -> tuple:
+        arrays, meta = self.maps._state()
+        return arrays | dict(token_clusters=np.stack([np.asarray(c) for c in self.token_clusters]),
+                             linkage=np.stack([np.asarray(z) for z in self.linkage])), meta | dict(cut=self.cut)
+    @classmethod
+    def _from_state(cls, d, m, path) -> Segmentation:
+        maps = Maps._from_state(d, m, path)
+        return cls(maps, [torch.from_numpy(c) for c in d['token_clusters']], list(d['linkage']), m['cut'])
 
     def score(self, gt, # label arrays / files, one per image, at each image's original size
               n_classes:int, # the dataset's class count: labels must be 0..n_classes-1 or ignored
@@ -310,18 +383,21 @@ Maps.segment = _segment
 # %% ../nbs/10_api.ipynb #c001oa
 from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
 
-@dataclass
-class ObjectMask:
+@dataclass(repr=False)
+class ObjectMask(Result):
     "Object masks, one per image at its original size, with the maps and rule that made them."
     maps: Maps
     masks: list # per image, (H, W) bool
     soft: list # per image, (H, W) score in [0, 1] behind the mask (for max F_β), or None
     how: dict # what made them: the token and τ, or the discovery rule
 
+    model = property(lambda self: self.maps.model)
+    settings = property(lambda self: self.maps.settings)
+    preset = property(lambda self: self.maps.preset)
+    def _how(self) -> dict: return {k: v for k, v in self.how.items() if k != 'block'}
     def __len__(self): return len(self.masks)
     def __repr__(self):
-        return (f"ObjectMask({len(self)} image(s), {', '.join(f'{k} {v}' for k, v in self.how.items())}, "
-                f"object {', '.join(f'{100 * m.mean():.0f}%' for m in self.masks)} of the image)")
+        return f"ObjectMask({len(self)} image(s), object {', '.join(f'{100 * m.mean():.0f}%' for m in self.masks)} of the image; {self._made()})"
 
     def show(self):
         "Each image with its object mask: outside the mask dimmed, the mask outlined (and the selected patch boxed)."
@@ -340,13 +416,22 @@ class ObjectMask:
         fig.tight_layout()
         return fig
 
-    def save(self, path, # a .png file; several images write path_0.png, path_1.png, ...
-             overwrite:bool=False) -> list:
-        "The masks as 0 / 255 PNGs at each image's original size; nothing is replaced unless `overwrite`."
+    def _writers(self) -> dict: return {'.png': self._save_png}
+    def _save_png(self, path, overwrite) -> list:
+        "The masks as 0 / 255 PNGs at each image's original size; several images write path_0.png, path_1.png, ..."
         from PIL import Image
         paths = _png_paths(path, len(self), overwrite)
         for m, p in zip(self.masks, paths): Image.fromarray(m.astype(np.uint8) * 255).save(p)
         return paths
+
+    def _state(self) -> tuple:
+        arrays, meta = self.maps._state()
+        arrays |= {f'mask_{j}': m for j, m in enumerate(self.masks)} | {f'soft_{j}': s for j, s in enumerate(self.soft) if s is not None}
+        return arrays, meta | dict(how=self.how, n_masks=len(self.masks))
+    @classmethod
+    def _from_state(cls, d, m, path) -> ObjectMask:
+        n = m['n_masks']
+        return cls(Maps._from_state(d, m, path), [d[f'mask_{j}'] for j in range(n)], [d.get(f'soft_{j}') for j in range(n)], m['how'])
 
     def score(self, gt # a 0 / object mask (array or file) per image, at the image's original size
              ) -> dict: # iou, acc, fbeta: means over images; iou_each: per image
@@ -406,23 +491,29 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
 Maps.foreground = _foreground
 
 # %% ../nbs/10_api.ipynb #2c38e9fe
-@dataclass
-class SummaryExplanation:
+@dataclass(repr=False)
+class SummaryExplanation(Result):
     "ULTra maps of a summary over its context, Token Contribution Scores λ, and what produced them."
     maps: torch.Tensor # (|y|, |x|) each summary token's map over the context
     scores: torch.Tensor # (|x|,) λ, sinks left out unless kept
     inp: object # the `SummaryInput` (token ids and spans)
     summary: str
-    block: int
     sinks: tuple # context positions left out of λ
-    model_name: str
-    model: object = field(default=None, repr=False) # kept for `comprehensiveness`
-    objective: str = 'sum' # the text objective the maps explain (`llm.TEXT_OBJECTIVES`)
+    settings: Settings # block, objective (`settings.TEXT_OBJECTIVES`), ...
+    model: str # the model's name
+    preset: Preset|None = None # the preset the settings came from, if any
+    lm: object = field(default=None, repr=False) # the model itself, for `comprehensiveness` (not saved)
 
+    @property
+    def block(self) -> int: return self.settings.block
+    @property
+    def objective(self) -> str: return self.settings.objective
     @property
     def context_pieces(self) -> list: return self.inp.pieces[self.inp.context]
     @property
     def summary_pieces(self) -> list: return self.inp.pieces[self.inp.summary]
+    def __repr__(self):
+        return f"SummaryExplanation({len(self.context_pieces)} context tokens, {len(self.summary_pieces)} summary tokens; {self._made()})"
 
     def words(self, token:int|None=None) -> list:
         "[(word, score)] over the context: λ, or summary token `token`'s map."
@@ -440,22 +531,37 @@ class SummaryExplanation:
     def _repr_html_(self): return self.html()
     def figure(self, width:int=90): return heatmap_figure(self.words(), width, f"Summary: {self.summary}")
 
-    def comprehensiveness(self, ks=(5, 10, 15, 20, 30, 40, 50), seeds=(0, 1, 2)) -> dict:
+    def comprehensiveness(self, ks=(5, 10, 15, 20, 30, 40, 50), seeds=(0, 1, 2),
+                          model=None # the causal LM; None: the one that made this explanation (a loaded one has none)
+                         ) -> dict:
         "Comp_k of removing the top k % of context tokens by λ, against random removal (see `llm.comprehensiveness`)."
-        return comprehensiveness(self.model, self.inp, self.scores, ks, seeds)
+        lm = model if model is not None else self.lm
+        if lm is None: raise ValueError(f"this explanation was read from a file, so it has no model: pass model= (the {self.model} it was made with)")
+        return comprehensiveness(lm, self.inp, self.scores, ks, seeds)
 
-    def save(self, stem, # path without suffix: writes stem.html, stem.png and stem.json
-             overwrite:bool=False) -> list:
-        "The heatmap as HTML and PNG, and the scores as JSON; nothing is replaced unless `overwrite`."
-        stem = Path(stem)
-        paths = [stem.with_name(stem.name + s) for s in ('.html', '.png', '.json')]
-        _no_overwrite(*paths, overwrite=overwrite)
-        paths[0].write_text(f'<!doctype html><meta charset="utf-8">{self.html()}\n')
-        self.figure().savefig(paths[1], dpi=100, bbox_inches='tight')
-        paths[2].write_text(json.dumps(dict(model=self.model_name, block=self.block, objective=self.objective, summary=self.summary, sinks=list(self.sinks),
-                                            words=[[w, None if np.isnan(s) else s] for w, s in self.words()],
-                                            top=self.top(10)), indent=1))
-        return paths
+    def _writers(self) -> dict: return {'.html': self._save_html, '.png': self._save_png, '.json': self._save_json}
+    def _save_html(self, path, overwrite) -> list:
+        _no_overwrite(path, overwrite=overwrite); path.write_text(f'<!doctype html><meta charset="utf-8">{self.html()}\n'); return [path]
+    def _save_png(self, path, overwrite) -> list:
+        _no_overwrite(path, overwrite=overwrite); self.figure().savefig(path, dpi=100, bbox_inches='tight'); return [path]
+    def _save_json(self, path, overwrite) -> list:
+        "The scores per word and the top 10, with what produced them (for reading, not for `load`)."
+        _no_overwrite(path, overwrite=overwrite)
+        path.write_text(json.dumps(self.made_by | dict(summary=self.summary, sinks=list(self.sinks),
+                                   words=[[w, None if np.isnan(s) else s] for w, s in self.words()], top=self.top(10)), indent=1))
+        return [path]
+
+    def _state(self) -> tuple:
+        i = self.inp
+        meta = dict(model=self.model, settings=self.settings.to_dict(), preset=None if self.preset is None else asdict(self.preset),
+                    summary=self.summary, sinks=list(self.sinks), pieces=list(i.pieces), input_sinks=list(i.sinks),
+                    context=[i.context.start, i.context.stop], summary_span=[i.summary.start, i.summary.stop])
+        return dict(maps=self.maps.numpy(), scores=self.scores.numpy(), ids=i.ids.cpu().numpy()), meta
+    @classmethod
+    def _from_state(cls, d, m, path) -> SummaryExplanation:
+        inp = SummaryInput(torch.from_numpy(d['ids']), slice(*m['context']), slice(*m['summary_span']), m['pieces'], tuple(m['input_sinks']))
+        return cls(torch.from_numpy(d['maps']), torch.from_numpy(d['scores']), inp, m['summary'], tuple(m['sinks']),
+                   Settings.from_dict(m['settings']), m['model'], _preset_of(m['preset']))
 
 def _generate(model, tok, context:str, separator:str, max_new_tokens:int) -> str:
     "A greedy summary of `context` after the separator, up to the first newline or end of text."
@@ -466,32 +572,38 @@ def _generate(model, tok, context:str, separator:str, max_new_tokens:int) -> str
     if not text: raise ValueError("the model wrote an empty summary: pass one with summary=...")
     return text
 
+def _explain(self:ULTra, context:str, # the text the summary is about
+             summary:str|None=None, # None: the model writes one (greedy)
+             keep_sinks:bool=False, # keep attention-sink positions in λ
+             separator:str=SEPARATOR, max_new_tokens:int=64) -> SummaryExplanation:
+    "Which context tokens a summary draws on: maps of every summary token, and λ (eq. 13)."
+    if self.fam.kind != 'text': raise TypeError(f"{self.fam.name} is not a text model: explain images with ULTra(model).maps(x)")
+    if not isinstance(context, str): raise TypeError(f"context must be a string, got {type(context).__name__}")
+    if summary is not None and not isinstance(summary, str): raise TypeError(f"summary must be a string or None, got {type(summary).__name__}")
+    if not context.strip(): raise ValueError("the context is empty: nothing to explain the summary by")
+    s = self.settings
+    if summary is None:
+        self._say("no summary given; the model writes one (greedy)")
+        summary = _generate(self.model, self.tok, context, separator, max_new_tokens)
+    inp = build_input(self.tok, context, summary, separator, model=self.model)
+    if self.from_preset: self._say(self.preset.describe(self.n_blocks) if s.objective == self.preset.objective else
+                                   f"block {s.block} of {self.n_blocks}, objective {s.objective}")
+    with s.autocast(): maps = summary_maps(self.model, inp, s.block, s.objective, budget_mb=s.budget_mb).float().cpu()
+    sinks = () if keep_sinks else inp.sinks
+    return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, sinks, s, self.fam.name,
+                              self.preset if self.from_preset else None, self.model)
+ULTra.explain = _explain
+
 def explain_summary(model, # a Hugging Face causal LM loaded with attn_implementation='eager'
                     tok, # its tokenizer
                     context:str, # the text the summary is about
                     summary:str|None=None, # None: the model writes one (greedy)
                     block:int|None=None, # 0-based block; None: the preset's ('logprob': the last block)
-                    objective:str|None=None, # 'sum', 'energy', 'sum_nomassive' or 'logprob' (`llm.TEXT_OBJECTIVES`); None: the preset's, or 'sum' when a block is given
+                    objective:str|None=None, # one of `settings.TEXT_OBJECTIVES`; None: the preset's, or 'sum' when a block is given
                     keep_sinks:bool=False, # keep attention-sink positions in λ
-                    separator:str=SEPARATOR, max_new_tokens:int=64, budget_mb:float=1024, verbose:bool=True
+                    separator:str=SEPARATOR, max_new_tokens:int=64, budget_mb:float=BUDGET_MB, verbose:bool=True
                    ) -> SummaryExplanation:
-    "Which context tokens a summary draws on: maps of every summary token, and λ (eq. 13)."
-    fam = family_of(model)
-    if fam.kind != 'text': raise TypeError(f"{fam.name} is not a text model: explain images with ULTra(model).maps(x)")
-    if model.training: raise ValueError("the model is in training mode, so dropout would make every map random: call model.eval() first")
-    if not callable(tok): raise TypeError("tok must be the model's tokenizer (e.g. from AutoTokenizer.from_pretrained)")
-    if not isinstance(context, str): raise TypeError(f"context must be a string, got {type(context).__name__}")
-    if summary is not None and not isinstance(summary, str): raise TypeError(f"summary must be a string or None, got {type(summary).__name__}")
-    if objective is None: objective = preset('text').objective if block is None else 'sum'  # a chosen block: the paper's f_s there
-    if objective not in TEXT_OBJECTIVES: raise ValueError(f"unknown text objective {objective!r}: use one of {TEXT_OBJECTIVES}")
-    pre, from_preset = next((p for p in PRESETS if p.kind == 'text' and p.objective == objective), preset('text')), block is None
-    block = pre.block_for(fam.n_blocks) if from_preset else check_block(block, fam.n_blocks)
-    if objective == 'logprob' and from_preset: block = fam.n_blocks - 1  # read at the output
-    if verbose and summary is None: say("no summary given; the model writes one (greedy)")
-    if not context.strip(): raise ValueError("the context is empty: nothing to explain the summary by")
-    if summary is None: summary = _generate(model, tok, context, separator, max_new_tokens)
-    inp = build_input(tok, context, summary, separator, model=model)
-    if verbose and from_preset: say(pre.describe(fam.n_blocks) if objective == pre.objective else f"block {block} of {fam.n_blocks}, objective {objective}")
-    maps = summary_maps(model, inp, block, objective, budget_mb=budget_mb).cpu()
-    sinks = () if keep_sinks else inp.sinks
-    return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, block, sinks, fam.name, model, objective)
+    "The short form of `ULTra(model, tok, block=, objective=).explain(context, summary)`."
+    if family_of(model).kind != 'text': raise TypeError(f"{family_of(model).name} is not a text model: explain images with ULTra(model).maps(x)")
+    return ULTra(model, tok, block=block, objective=objective, budget_mb=budget_mb, verbose=verbose).explain(
+        context, summary, keep_sinks=keep_sinks, separator=separator, max_new_tokens=max_new_tokens)

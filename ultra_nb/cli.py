@@ -173,7 +173,7 @@ def _ultra(a, arch_blocks:int) -> ULTra:
 def settings_line(u:ULTra, a) -> str:
     "One short line: the block, objective and cut this run uses, and which of them came from the preset."
     pre = f"preset {u.preset.kind}/{u.preset.domain}"
-    parts = [f"block {u.block} of {u.n_blocks}" + (f" ({pre})" if u.from_preset else ''), f"objective {u.objective_name}"]
+    parts = [f"block {u.block} of {u.n_blocks}" + (f" ({pre})" if u.from_preset else ''), f"objective {u.objective}"]
     if hasattr(a, 'k'):
         k, zeta = getattr(a, 'k', None), getattr(a, 'zeta', None)
         parts.append(f"cut k {k}" if k is not None else f"cut ζ {zeta}" if zeta is not None else f"cut ζ {u.preset.zeta} ({pre})")
@@ -313,7 +313,7 @@ def cmd_eval(a):
     skipped = ds.skipped + score.failed
     rows = [dict(dataset=a.dataset, images=score.n_images, model=a.model, method=a.method,
                  block=u.block if a.method == 'ULTra' else (-1 if a.block is None else a.block),
-                 objective=u.objective_name if a.method == 'ULTra' else '-',
+                 objective=u.objective if a.method == 'ULTra' else '-',
                  cut=f'k={a.k}' if a.k else f'zeta={zeta}' if zeta is not None else 'none' if not get_method(a.method).cuts else 'auto', protocol=r['protocol'], u_acc=round(100 * r['acc'], 2),
                  u_miou=round(100 * r['miou'], 2), skipped=len(ds.skipped) + score.n_failed) for r in (score.per_image(), score.dataset())]
     out.mkdir(parents=True, exist_ok=True)
@@ -388,7 +388,8 @@ def cmd_summary(a):
     e = _check(explain_summary, model, tok, text, a.summary, a.block, keep_sinks=a.keep_sinks, verbose=False)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f'.{ctx.stem}.partial'  # written under a temporary stem, then renamed: no half-written result
-    try: paths = [Path(os.replace(p, stem.with_name(stem.name + p.suffix)) or stem.with_name(stem.name + p.suffix)) for p in e.save(tmp, overwrite=True)]
+    try: paths = [Path(os.replace(p, stem.with_name(stem.name + p.suffix)) or stem.with_name(stem.name + p.suffix))
+                  for s in ('.html', '.png', '.json') for p in e.save(tmp.with_name(tmp.name + s), overwrite=True)]
     finally:
         for s in ('.html', '.png', '.json'): tmp.with_name(tmp.name + s).unlink(missing_ok=True)
     print(f"summary: {e.summary}\ntop words: {', '.join(w.strip() for w, _ in e.top(10))}\n-> " + ', '.join(map(str, paths)))

@@ -8,12 +8,11 @@ import math
 from functools import lru_cache
 import numpy as np, torch, torch.nn.functional as F
 from scipy.cluster.hierarchy import linkage, fcluster
-from .maps import ultra_maps
+
 
 # %% auto #0
-__all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'upsample', 'segment_from_clusters', 'ultra_segment',
-           'attention_rollout', 'patch_vectors', 'kmeans', 'head_segments', 'labels_to_pixels', 'overlay',
-           'plot_zeta_sweep']
+__all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'upsample', 'segment_from_clusters', 'attention_rollout',
+           'patch_vectors', 'kmeans', 'head_segments', 'labels_to_pixels', 'overlay', 'plot_zeta_sweep']
 
 # %% ../nbs/02_cluster.ipynb #b424e784
 def minmax(x:torch.Tensor, dims=(-1,)) -> torch.Tensor:
@@ -85,17 +84,6 @@ def segment_from_clusters(maps:torch.Tensor, # (T, h, w) token maps, at grid or 
     if size is not None: S = upsample(S, tuple(size), mode)
     if cluster_scale: S = minmax(S, (1, 2))
     return S.argmax(0)
-
-# %% ../nbs/02_cluster.ipynb #8d9330d7
-def ultra_segment(model, x:torch.Tensor, # images (B, 3, H, W)
-                  k:int|None=None, zeta:float|None=None, # the cut: cluster count or distance threshold
-                  block:int=-1, objective_=None, # which maps (see `ultra_maps`)
-                  metric:str='cosine', method:str='average', map_scale:bool=True, cluster_scale:bool=False,
-                  mode:str='bicubic', budget_mb:float=1024) -> torch.Tensor: # (B, H, W) cluster ids
-    "ULTra unsupervised segmentation of each image: cluster its token maps, then eq. 6–7."
-    grid_maps = ultra_maps(model, x, block=block, objective_=objective_, size=None, budget_mb=budget_mb)
-    return torch.stack([segment_from_clusters(g, cluster_tokens(g, k, zeta, metric, method, map_scale), cluster_scale,
-                                              tuple(x.shape[-2:]), mode) for g in grid_maps])
 
 # %% ../nbs/02_cluster.ipynb #57b49a75
 def attention_rollout(attns:list) -> torch.Tensor:

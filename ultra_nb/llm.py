@@ -11,8 +11,8 @@ from .maps import ultra_rows, check_block
 from .hooks import capture, family_of
 
 # %% auto #0
-__all__ = ['SEPARATOR', 'TEXT_OBJECTIVES', 'SummaryInput', 'build_input', 'read_tldr', 'massive_dims', 'summary_target',
-           'summary_maps', 'contribution_scores', 'summary_loglik', 'comprehensiveness', 'merge_words', 'heatmap_html',
+__all__ = ['SEPARATOR', 'SummaryInput', 'build_input', 'read_tldr', 'massive_dims', 'summary_target', 'summary_maps',
+           'contribution_scores', 'summary_loglik', 'comprehensiveness', 'merge_words', 'heatmap_html',
            'heatmap_figure']
 
 # %% ../nbs/05_llm.ipynb #191ccd45
@@ -61,7 +61,7 @@ def read_tldr(path, # the TL;DR csv (columns query, reference_responses)
     return out
 
 # %% ../nbs/05_llm.ipynb #11d34bd7
-TEXT_OBJECTIVES = ('sum', 'energy', 'sum_nomassive', 'logprob')
+from .settings import TEXT_OBJECTIVES  # one vocabulary for objectives (the settings chapter)
 
 def massive_dims(model, inp:SummaryInput,
                  block:int, # 0-based block whose output is examined

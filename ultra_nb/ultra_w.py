@@ -8,8 +8,6 @@ import hashlib
 from dataclasses import dataclass, field
 import numpy as np, torch
 from .hooks import capture, family_of
-from .maps import ultra_maps
-from .cluster import ultra_segment
 from .evaluate import patch_labels
 
 # %% auto #0
@@ -88,16 +86,6 @@ class UltraW:
         if x is not None and tuple(x.shape[-2:]) != tuple(self.size):
             why.append(f"image size {tuple(x.shape[-2:])}, trained for {tuple(self.size)} (resize with `fit_image`)")
         if why: raise ValueError("this ULTra_W does not fit: " + "; ".join(why))
-
-    def maps(self, model, x, **kw) -> torch.Tensor:
-        "f_w maps of `x` at the block W was trained for (arguments as `ultra_maps`)."
-        self.check(model, x, kw.pop('block', None))
-        return ultra_maps(model, x, block=self.block, objective_=self.w, **kw)
-
-    def segment(self, model, x, **kw) -> torch.Tensor:
-        "ULTra_W segmentation of `x` (arguments as `ultra_segment`)."
-        self.check(model, x, kw.pop('block', None))
-        return ultra_segment(model, x, block=self.block, objective_=self.w, **kw)
 
 # %% ../nbs/04_ultra_w.ipynb #09da5456
 def class_regions(seg, # (h, w) labels on the patch grid, or (H, W) per pixel (majority label per patch)
