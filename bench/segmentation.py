@@ -16,6 +16,7 @@ from ultra_nb.cluster import cluster_tokens, segment_from_clusters, patch_vector
 from ultra_nb.evaluate import SegScore, ITIoU, perturbation_test, voc, camvid
 from ultra_nb.cache import MapCache
 from ultra_nb.methods import Material, VECTOR_KINDS, get_method, segment
+from ultra_nb.settings import METHODS
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / 'bench/out/segmentation'  # what is not a map (trained W files)
@@ -40,7 +41,7 @@ MAPS = MapCache(ROOT / 'bench/out/mapcache')  # the package's map cache: keyed b
 def representations(model, ds, i, blocks):
     "Grid maps of ULTra per (objective, block) and the baselines' patch vectors (last block), cached per image."
     x = load_image(ds.image(i))
-    rep = {f'ultra_{o}@{b}': MAPS.get_or_compute(model, x, lambda o=o, b=b: ultra_maps(model, x, block=b, objective_=o, size=None)[0],
+    rep = {f'{METHODS[o]}@{b}': MAPS.get_or_compute(model, x, lambda o=o, b=b: ultra_maps(model, x, block=b, objective_=o, size=None)[0],
                                                  block=b, objective=o, size='grid') for o, b in blocks}
     for kind in ('features', 'attention', 'rollout', 'cls_heads'):
         rep[kind] = MAPS.get_or_compute(model, x, lambda kind=kind: patch_vectors(model, x, kind)[0], vectors=kind, block=-1)
@@ -48,11 +49,10 @@ def representations(model, ds, i, blocks):
 
 def n_gt_classes(ds, gt): return max(1, len(set(np.unique(gt).tolist()) - set(ds.ignore)))
 
-ULTRA_NAMES = {'ultra_sum': 'ULTra_S', 'ultra_energy': 'ULTra_E'}  # this study's keys 'ultra_<objective>@<block>' -> package methods
 
 def labels(method, rep, zeta, size, k=None):
     "A label image of `size` from the package's method registry: ULTra keys cut at zeta (or k), the baselines on the image's vectors."
-    name, mat = ((ULTRA_NAMES[method.split('@')[0]], Material(rep[method])) if '@' in method else
+    name, mat = ((method.split('@')[0], Material(rep[method])) if '@' in method else
                  (method, Material(vectors={kind: rep[kind] for kind in VECTOR_KINDS}, grid=GRID)))
     cut = dict(k=k) if k else dict(zeta=zeta) if 'zeta' in get_method(name).cuts else {}
     return segment(name, mat, size, **cut)
@@ -96,14 +96,14 @@ def main(camvid_limit):
     t0 = time.time()
     vreps = [representations(model, v, i, [('sum', b) for b in BLOCKS]) for i in tqdm(range(len(v)), desc='VOC-14 maps')]
     # --- selection on VOC-14 only ---
-    sweep = {f'ultra_sum@{b}': {z: evaluate(v, vreps, f'ultra_sum@{b}', z)[0].per_image()['miou'] for z in ZETAS} for b in BLOCKS}
-    block = max(BLOCKS, key=lambda b: max(sweep[f'ultra_sum@{b}'].values()))
+    sweep = {f'ULTra_S@{b}': {z: evaluate(v, vreps, f'ULTra_S@{b}', z)[0].per_image()['miou'] for z in ZETAS} for b in BLOCKS}
+    block = max(BLOCKS, key=lambda b: max(sweep[f'ULTra_S@{b}'].values()))
     vreps = [representations(model, v, i, [('sum', block), ('energy', block), ('sum', -1)]) for i in range(len(v))]
-    zeta_methods = [f'ultra_sum@{block}', f'ultra_energy@{block}', 'hier_features', 'hier_attention', 'hier_rollout']
+    zeta_methods = [f'ULTra_S@{block}', f'ULTra_E@{block}', 'hier_features', 'hier_attention', 'hier_rollout']
     for m in zeta_methods:
         sweep.setdefault(m, {z: evaluate(v, vreps, m, z)[0].per_image()['miou'] for z in ZETAS})
     sel = {m: max(sweep[m], key=sweep[m].get) for m in zeta_methods}
-    tau_sweep = {b: itiou(v, vreps, f'ultra_sum@{b}', TAUS, skip=(0,)) for b in sorted({block, -1})}
+    tau_sweep = {b: itiou(v, vreps, f'ULTra_S@{b}', TAUS, skip=(0,)) for b in sorted({block, -1})}
     tau = max(tau_sweep[block], key=tau_sweep[block].get)
     t_voc = time.time() - t0
     t1 = time.time()
@@ -111,21 +111,21 @@ def main(camvid_limit):
     t_cam = time.time() - t1
     rows, extra, configs = [], [], []
     for ds, reps in ((v, vreps), (c, creps)):
-        _, ks = evaluate(ds, reps, f'ultra_sum@{block}', sel[f'ultra_sum@{block}'])
+        _, ks = evaluate(ds, reps, f'ULTra_S@{block}', sel[f'ULTra_S@{block}'])
         oracle = [n_gt_classes(ds, ds.label(i)) for i in range(len(ds))]
         runs = [(m, sel[m], None, f'zeta={sel[m]}') for m in zeta_methods] + [
                 ('kmeans_features', None, ks, 'k = clusters ULTra_S found'), ('crate_heads', None, None, 'one segment per head (3)'),
-                (f'ultra_sum@{block}', None, oracle, ORACLE), ('kmeans_features', None, oracle, ORACLE)]
+                (f'ULTra_S@{block}', None, oracle, ORACLE), ('kmeans_features', None, oracle, ORACLE)]
         for m, zeta, kk, cut in runs:
             s, ncl = evaluate(ds, reps, m, zeta, kk)
             for r in (s.per_image(), s.dataset()):
                 rows.append(dict(dataset=f'{ds.name}-{len(ds)}', method=m.replace(f'@{block}', ''), protocol=r['protocol'],
                                  u_acc=round(100 * r['acc'], 1), u_miou=round(100 * r['miou'], 1), cut=cut, mean_segments=round(np.mean(ncl), 1)))
         for name, cfg in CONFIGS.items():
-            r = config_score(ds, reps, f'ultra_sum@{block}', **cfg)
+            r = config_score(ds, reps, f'ULTra_S@{block}', **cfg)
             configs.append(dict(dataset=f'{ds.name}-{len(ds)}', setting=name, u_acc=round(100 * r['acc'], 1), u_miou=round(100 * r['miou'], 1)))
-        it = itiou(ds, reps, f'ultra_sum@{block}', [tau], skip=(0,) if ds.name == 'voc' else ())[tau]
-        pt = perturbation(model, ds, reps, f'ultra_sum@{block}', block)
+        it = itiou(ds, reps, f'ULTra_S@{block}', [tau], skip=(0,) if ds.name == 'voc' else ())[tau]
+        pt = perturbation(model, ds, reps, f'ULTra_S@{block}', block)
         extra.append(dict(dataset=f'{ds.name}-{len(ds)}', itiou=round(100 * it, 1), tau=tau,
                           **{f'{m}_{s}': round(d, 2) for (m, s), d in pt.items()}))
     write(rows, extra, configs, sweep, tau_sweep, block, tau, t_voc, t_cam, len(c))
@@ -170,7 +170,7 @@ def figures(ds, reps, block, sel, sweep, tau_sweep, show=(0, 3, 5, 11)):
     "Fig. 3 overlays, a Fig. 14 zeta sweep, Fig. 8/15-style layer and zeta curves, a Fig. 12-style tau curve."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
-    m = f'ultra_sum@{block}'
+    m = f'ULTra_S@{block}'
     fig, axs = plt.subplots(len(show), 4, figsize=(10, 2.6 * len(show)))
     for row, i in zip(axs, show):
         rgb, gt = ds.image(i), ds.label(i)

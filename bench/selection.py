@@ -155,7 +155,7 @@ def write_selection(tr, sel, sweep, ksweep, bsweep, krule, tau_sweep):
               **{k: old[k] for k in ('llm', 'ultra_w') if k in old})  # written by bench/llm_sinks.py and bench/ultra_w_recipe.py
     # the keys bench/segmentation.py wrote, still read by bench/ultra_w.py: same selection, old names
     bl = b['ULTra_S'] - N_BLOCKS
-    js |= dict(block=bl, zeta={f'ultra_sum@{bl}': z['ULTra_S'], f'ultra_energy@{bl}': max(sweep['ULTra_E', b['ULTra_S']], key=lambda q: sweep['ULTra_E', b['ULTra_S']][q].mean()),
+    js |= dict(block=bl, zeta={f'ULTra_S@{bl}': z['ULTra_S'], f'ULTra_E@{bl}': max(sweep['ULTra_E', b['ULTra_S']], key=lambda q: sweep['ULTra_E', b['ULTra_S']][q].mean()),
                                **{m: z[m] for m in HIER}}, tau=sel['tau'])
     p.write_text(json.dumps(js, indent=1) + '\n')
     L = ['# Settings chosen on CamVid-train, `bench/selection.py --stage select`', '',

@@ -67,7 +67,7 @@ def figure(model, ds, i, block, ws, tokens=(40, 88, 150)):
 def main(epochs):
     model, v, c = real_material('ultra_w.py')
     sel = json.loads((ROOT / 'bench/results/selection.json').read_text())
-    block, zs, ze = sel['block'], sel['zeta'][f"ultra_sum@{sel['block']}"], sel['zeta'][f"ultra_energy@{sel['block']}"]
+    block, zs, ze = sel['block'], sel['zeta'][f"ULTra_S@{sel['block']}"], sel['zeta'][f"ULTra_E@{sel['block']}"]
     train_idx, held_idx = range(N_TRAIN), range(N_TRAIN, len(c))
     images = torch.cat([load_image(c.image(i)) for i in train_idx])
     segs = initial_segs(model, c, train_idx, block, zs)
