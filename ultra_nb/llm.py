@@ -125,7 +125,7 @@ def summary_loglik(model, seqs:list, # token-id lists, each context' ⊕ separat
                    batch:int=8) -> np.ndarray:
     "S = Σ_j log π(y_j | ·, y_<j) of the summary for each sequence (right-padded batches; logits only where needed)."
     out = []
-    base = getattr(model, 'model', None)
+    base, head = getattr(model, 'base_model', model), getattr(model, 'get_output_embeddings', lambda: None)()  # transformers' accessors, no attribute names
     for i in range(0, len(seqs), batch):
         part = seqs[i:i + batch]
         L = max(map(len, part))
@@ -133,9 +133,9 @@ def summary_loglik(model, seqs:list, # token-id lists, each context' ⊕ separat
         mask = torch.tensor([[1] * len(s) + [0] * (L - len(s)) for s in part])
         pos = torch.tensor([[len(s) - n_summary - 1 + j for j in range(n_summary)] for s in part])  # the ones predicting y
         with torch.no_grad():
-            if base is not None:
+            if base is not model and head is not None:
                 h = base(input_ids=ids, attention_mask=mask, use_cache=False).last_hidden_state
-                logits = model.lm_head(h.gather(1, pos[..., None].expand(-1, -1, h.shape[-1])))
+                logits = head(h.gather(1, pos[..., None].expand(-1, -1, h.shape[-1])))
             else:
                 logits = model(input_ids=ids, attention_mask=mask, use_cache=False).logits.gather(
                     1, pos[..., None].expand(-1, -1, model.config.vocab_size))
