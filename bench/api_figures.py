@@ -7,7 +7,8 @@ import shutil, subprocess, sys, tempfile
 from pathlib import Path
 import matplotlib; matplotlib.use('Agg')
 from ultra_nb import ULTra, explain_summary
-from ultra_nb.hooks import shared_dir, load_timm, load_causal_lm
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm, load_causal_lm
 from ultra_nb.llm import read_tldr
 
 ROOT = Path(__file__).resolve().parents[1]

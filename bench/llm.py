@@ -10,7 +10,8 @@ nbs/images/llm_comprehensiveness.png and nbs/images/llm_heatmap_{0,1,2}.png.
 import argparse, json, random, sys, time
 import numpy as np
 from tqdm import tqdm
-from ultra_nb.hooks import shared_dir, load_causal_lm
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_causal_lm
 from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, comprehensiveness, merge_words, heatmap_figure
 from segmentation import ROOT, table, save
 

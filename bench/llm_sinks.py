@@ -17,7 +17,8 @@ from the posts done so far with --written-only (no new maps).
 """
 import argparse, json, random, sys, time
 import numpy as np, torch
-from ultra_nb.hooks import shared_dir, load_causal_lm
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_causal_lm
 from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, comprehensiveness
 from segmentation import ROOT, save
 

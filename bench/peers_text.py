@@ -18,7 +18,8 @@ stopped. --written-only writes the tables from the records, computing nothing.
 """
 import argparse, json, random, sys, time
 import numpy as np, torch
-from ultra_nb.hooks import shared_dir, load_causal_lm
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_causal_lm
 from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, merge_words, comprehensiveness
 from ultra_nb.faithfulness import faithfulness, bootstrap, paired, fmt_ci, removal_grid
 from ultra_nb.peers import peer_scores

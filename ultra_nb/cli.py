@@ -8,9 +8,11 @@ import argparse, csv, json, os, socket, sys
 import warnings
 from pathlib import Path
 import numpy as np, torch
-from .hooks import load_timm, load_causal_lm, family_of
-from .hooks import image_problem, read_rgb, read_text, check_model_file, writable_folder, MAX_PIXELS
-from .hooks import check_device as _device_ok
+from .models import load_timm, load_causal_lm
+from .hooks import family_of
+from .inputs import image_problem, read_rgb, read_text, writable_folder, MAX_PIXELS
+from .models import check_model_file
+from .inputs import check_device as _device_ok
 from .maps import block_of_layer, check_block
 from .maps import pass_plan
 from .cluster import check_cut
@@ -62,7 +64,7 @@ def vision_block(a, n_blocks:int) -> int|None:
     return None if a.block is None else _check(check_block, a.block, n_blocks)
 
 def check_device(device:str|None) -> str|None:
-    "`--device` when this torch build and machine have it (`hooks.check_device`: meta, mps, cuda on a CPU build, cuda:7 ...), else a `UserError`."
+    "`--device` when this torch build and machine have it (`inputs.check_device`: meta, mps, cuda on a CPU build, cuda:7 ...), else a `UserError`."
     try: _device_ok(device)
     except ValueError as e: raise UserError(f"--{e}") from None
     return device

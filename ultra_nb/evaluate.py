@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np
 from scipy.optimize import linear_sum_assignment
-from .hooks import read_rgb, read_text, image_problem, MAX_PIXELS
+from .inputs import read_rgb, read_text, image_problem, MAX_PIXELS
 
 # %% auto #0
 __all__ = ['VOC_CLASSES', 'CAMVID_CLASSES', 'LAYOUTS', 'COCO27_CLASSES', 'CITYSCAPES27_CLASSES', 'POTSDAM3_CLASSES',
