@@ -64,9 +64,11 @@ def parse_model(spec:str, # what the user typed after --model
 
 # %% ../nbs/00g_models.ipynb #d7dc993f
 def _hf_config(name:str):
+    "The Hugging Face config of a hub id or local folder — the one place it is read — or a `ValueError` naming the fix."
     from transformers import AutoConfig
     try: return AutoConfig.from_pretrained(name)
-    except OSError as e: raise ValueError(f"cannot read the Hugging Face config of {name}: {str(e).splitlines()[0]}") from None
+    except (OSError, ValueError) as e: raise ValueError(
+        f"cannot read the Hugging Face config of {name} ({first_line(e)}): pass a model folder with its own config.json, or a hub id") from None
 
 def skeleton(spec:ModelSpec) -> torch.nn.Module:
     "The architecture `spec` names, built on the meta device (no weights, no downloads beyond a hub config)."
@@ -191,6 +193,6 @@ def load_model(spec:ModelSpec, # from `parse_model`
         if spec.name and (dim, depth) != CRATE_SIZES[spec.name][:2]:
             raise ValueError(f"{checkpoint} holds a CRATE of width {dim} and depth {depth}, not crate-{spec.name}: name its size")
         return model, None
-    if spec.gguf or not is_vision_config(_hf_config(spec.name)): return load_causal_lm(spec.name, gguf_file=spec.gguf)
-    arch = (getattr(_hf_config(spec.name), 'architectures', None) or ['AutoModel'])[0]
-    return load_hf_vision(spec.name, arch), None
+    cfg = None if spec.gguf else _hf_config(spec.name)
+    if cfg is None or not is_vision_config(cfg): return load_causal_lm(spec.name, gguf_file=spec.gguf)
+    return load_hf_vision(spec.name, (getattr(cfg, 'architectures', None) or ['AutoModel'])[0]), None
