@@ -7,8 +7,8 @@ import shutil, subprocess, sys, tempfile
 from pathlib import Path
 import matplotlib; matplotlib.use('Agg')
 from ultra_nb import ULTra, explain_summary
-from ultra_nb.hooks import shared_dir, load_timm, load_causal_lm
-from ultra_nb.llm import read_tldr
+from ultra_nb.material import shared_dir, smollm2, tldr_posts
+from ultra_nb.models import load_timm
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -22,8 +22,8 @@ def main():
     seg.show().savefig(out / 'api_segmentation.png', dpi=70)
     r = seg.score(sh / 'data/voc2012-val-14/SegmentationClass/vainf_0023.png', n_classes=21)
     print(maps, seg, f"U.mIoU per image {100 * r['per_image']['miou']:.1f}", sep='\n')
-    lm, tok = load_causal_lm(sh / 'models', gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf')
-    post = min(read_tldr(sh / 'data/tldr/tldr_val_1945.csv')[:40], key=lambda p: len(p['context']))
+    lm, tok = smollm2()
+    post = min(tldr_posts(None)[:40], key=lambda p: len(p['context']))
     e = explain_summary(lm, tok, post['context'], post['summary'])
     e.figure().savefig(out / 'api_summary.png', dpi=80, bbox_inches='tight')
     print('top words:', e.top(8))

@@ -14,7 +14,9 @@ timings per image in bench/out/approx/ (rerunning resumes). Writes bench/results
 import argparse, json, sys, time
 from pathlib import Path
 import numpy as np, torch
-from ultra_nb.hooks import shared_dir, load_timm, load_image
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
+from ultra_nb.inputs import load_image
 from ultra_nb.approx import approx_maps, fill_maps
 from ultra_nb.cache import MapCache
 from ultra_nb.cluster import cluster_tokens

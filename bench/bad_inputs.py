@@ -7,7 +7,8 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from ultra_nb import ULTra
-from ultra_nb.hooks import tiny_vit, load_image
+from ultra_nb.fam_timm import tiny_vit
+from ultra_nb.inputs import load_image
 from ultra_nb.maps import ultra_rows
 from ultra_nb.cluster import cluster_tokens
 from ultra_nb.evaluate import SegScore, read_label

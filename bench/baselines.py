@@ -10,7 +10,7 @@ bench/results/baselines.{csv,md} and nbs/images/class_maps.png.
 import argparse, time
 import numpy as np, torch, torch.nn.functional as F
 from tqdm import tqdm
-from ultra_nb.hooks import load_image
+from ultra_nb.inputs import load_image
 from ultra_nb.maps import denormalize
 from ultra_nb.cluster import patch_vectors
 from segmentation import ROOT, real_material, table, save

@@ -22,7 +22,7 @@ def missing(shared) -> str|None:
         if not shutil.which(exe): return f"{exe} is not on PATH (install with `. .ci/browser`)"
     try: import selenium  # noqa: F401
     except ImportError: return "selenium is not installed (install with `. .ci/browser`)"
-    if shared is None: return "the real DeiT-tiny weights are not here (ultra_nb.hooks.shared_dir() is None)"
+    if shared is None: return "the real DeiT-tiny weights are not here (ultra_nb.material.shared_dir() is None)"
     return None
 
 def free_port() -> int:
@@ -32,7 +32,7 @@ def free_port() -> int:
 
 def write_notebook(path:Path, weights:Path, image:Path):
     "The notebook the browser runs: the real model, then the explorer on one image."
-    cells = [f"from ultra_nb.hooks import load_timm\nfrom ultra_nb.explore import explore\n"
+    cells = [f"from ultra_nb.models import load_timm\nfrom ultra_nb.explore import explore\n"
              f"model = load_timm('deit_tiny_patch16_224', {str(weights)!r})",
              f"ex = explore(model, {str(image)!r})\nex"]
     nb = dict(nbformat=4, nbformat_minor=5, metadata=dict(kernelspec=dict(name='python3', display_name='Python 3', language='python')),
@@ -82,7 +82,7 @@ def changed(a, b) -> float:
 def python_timings(weights:Path, image:Path, blocks:list) -> str:
     "The widget's costs without a browser: maps of one block (the first view of a block), a click, a cut (medians)."
     import statistics, torch
-    from ultra_nb.hooks import load_timm
+    from ultra_nb.models import load_timm
     from ultra_nb.api import ULTra
     from ultra_nb.explore import explore
     torch.set_num_threads(os.cpu_count() or 1)
@@ -109,7 +109,7 @@ def main(argv=None):
     ap.add_argument('--results', default=str(ROOT / 'bench' / 'results' / 'explore.md'), help='the timings table')
     ap.add_argument('--blocks', type=int, nargs='*', default=[0, 3, 7, 11], help='blocks to time from Python (none: skip)')
     a = ap.parse_args(argv)
-    from ultra_nb.hooks import shared_dir
+    from ultra_nb.material import shared_dir
     shared = shared_dir()
     why = missing(shared)
     if why:

@@ -199,7 +199,9 @@ def _jpeg_bytes(rng):
 def cases(d:Path, f:dict) -> list:
     from ultra_nb import ULTra
     from ultra_nb.api import Maps, as_images
-    from ultra_nb.hooks import tiny_vit, read_rgb, family_of
+    from ultra_nb.fam_timm import tiny_vit
+    from ultra_nb.inputs import read_rgb
+    from ultra_nb.hooks import family_of
     from ultra_nb.maps import ultra_maps, ultra_rows
     from ultra_nb.llm import summary_maps
     from ultra_nb.cache import MapCache, fingerprint
@@ -268,7 +270,7 @@ def cases(d:Path, f:dict) -> list:
         next((d / 'junk').rglob('*.pt')).write_bytes(b'junk'); return (uc.maps(x).grid_maps - m).abs().max().item()
     api('folders', 'cache entry that does not load', unreadable, 'ok',
         lambda r: None if r['value'] == 0 and any('cannot be read' in w for w in r['warnings']) else f"{r['value']}, {r['warnings']}")
-    fp = "import torch; torch.set_num_threads({}); from ultra_nb.hooks import load_timm; from ultra_nb.cache import fingerprint; print(fingerprint(load_timm('deit_tiny_patch16_224', {!r})))"
+    fp = "import torch; torch.set_num_threads({}); from ultra_nb.models import load_timm; from ultra_nb.cache import fingerprint; print(fingerprint(load_timm('deit_tiny_patch16_224', {!r})))"
     if SHARED.is_dir():
         ck = str(SHARED / 'models/deit_tiny_patch16_224.pth')
         api('folders', 'fingerprint of real DeiT-tiny on 1 and 2 threads', lambda: {subprocess.run([sys.executable, '-c', fp.format(n, ck)], capture_output=True, text=True,

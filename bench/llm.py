@@ -7,11 +7,11 @@ nbs/images/llm_comprehensiveness.png and nbs/images/llm_heatmap_{0,1,2}.png.
 
     python bench/llm.py [--select 4] [--posts 100] [--blocks 14 29]
 """
-import argparse, json, random, sys, time
+import argparse, json, sys, time
 import numpy as np
 from tqdm import tqdm
-from ultra_nb.hooks import shared_dir, load_causal_lm
-from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, comprehensiveness, merge_words, heatmap_figure
+from ultra_nb.material import shared_dir, smollm2, tldr_posts
+from ultra_nb.llm import build_input, summary_maps, contribution_scores, comprehensiveness, merge_words, heatmap_figure
 from segmentation import ROOT, table, save
 
 CACHE = ROOT / 'bench/out/llm'
@@ -36,9 +36,7 @@ def post_result(model, tok, post, block):
 def main(n_select, n_posts, blocks):
     sh = shared_dir()
     if sh is None: sys.exit("bench/llm.py needs ../shared (SmolLM2 GGUF and the TL;DR posts)")
-    model, tok = load_causal_lm(sh / 'models', gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf')
-    posts = read_tldr(sh / 'data/tldr/tldr_val_1945.csv')
-    random.Random(0).shuffle(posts)
+    (model, tok), posts = smollm2(), tldr_posts()
     select, report = posts[:n_select], posts[n_select:n_select + n_posts]
     gain = {}
     for b in blocks:

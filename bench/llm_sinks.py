@@ -15,10 +15,10 @@ Every (post, block, condition, ks) result is appended to bench/results/llm_posts
 run resumes where it stopped, on this machine or a fresh clone. A report with fewer posts than asked is written
 from the posts done so far with --written-only (no new maps).
 """
-import argparse, json, random, sys, time
+import argparse, json, sys, time
 import numpy as np, torch
-from ultra_nb.hooks import shared_dir, load_causal_lm
-from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, comprehensiveness
+from ultra_nb.material import shared_dir, smollm2, tldr_posts
+from ultra_nb.llm import build_input, summary_maps, contribution_scores, comprehensiveness
 from segmentation import ROOT, save
 
 RECORD = ROOT / 'bench/results/llm_posts.jsonl'
@@ -66,9 +66,7 @@ def setup(need_model=True):
     sh = shared_dir()
     if sh is None: sys.exit("bench/llm_sinks.py needs ../shared (SmolLM2 GGUF and the TL;DR posts)")
     torch.set_num_threads(2)
-    posts = read_tldr(sh / 'data/tldr/tldr_val_1945.csv')
-    random.Random(0).shuffle(posts)
-    return (load_causal_lm(sh / 'models', gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf') if need_model else (None, None)), posts
+    return (smollm2() if need_model else (None, None)), tldr_posts()
 
 def select(n_select, blocks, sel_conds):
     (model, tok), posts = setup()

@@ -8,7 +8,10 @@ last block, objective 'sum'. Also writes the Fig. 2-style figures to nbs/images/
 import argparse, json, subprocess, sys, time
 from pathlib import Path
 import torch
-from ultra_nb.hooks import shared_dir, load_timm, load_image, capture
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
+from ultra_nb.inputs import load_image
+from ultra_nb.hooks import capture
 from ultra_nb.maps import ultra_rows, ultra_rows_reference, rows_to_maps, denormalize, show_token_maps, tile_maps
 
 ROOT = Path(__file__).resolve().parents[1]

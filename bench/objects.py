@@ -18,7 +18,9 @@ from pathlib import Path
 import numpy as np, torch
 from PIL import Image
 from scipy import ndimage
-from ultra_nb.hooks import shared_dir, load_timm, family_of
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
+from ultra_nb.hooks import family_of
 from ultra_nb.api import as_images
 from ultra_nb.objects import (FG_RULES, foreground_map, foreground_mask, select_mask, patch_keys, tokencut, lost, dsm, fg_scores,
                               upsample)

@@ -16,10 +16,10 @@ bench/llm_sinks.py do; posts[:6] chose llm_sinks' block and posts[6:106] are its
 Every (post, method) result is appended to bench/results/peers_text_posts.jsonl (committed): a stopped run resumes where it
 stopped. --written-only writes the tables from the records, computing nothing.
 """
-import argparse, json, random, sys, time
+import argparse, json, sys, time
 import numpy as np, torch
-from ultra_nb.hooks import shared_dir, load_causal_lm
-from ultra_nb.llm import read_tldr, build_input, summary_maps, contribution_scores, merge_words, comprehensiveness
+from ultra_nb.material import shared_dir, smollm2, tldr_posts
+from ultra_nb.llm import build_input, summary_maps, contribution_scores, merge_words, comprehensiveness
 from ultra_nb.faithfulness import faithfulness, bootstrap, paired, fmt_ci, removal_grid
 from ultra_nb.peers import peer_scores
 from segmentation import ROOT, save
@@ -72,13 +72,8 @@ def setup(need_model=True):
     sh = shared_dir()
     if sh is None: sys.exit("bench/peers_text.py needs ../shared (SmolLM2 GGUF and the TL;DR posts)")
     torch.set_num_threads(1)
-    posts = read_tldr(sh / 'data/tldr/tldr_val_1945.csv')
-    random.Random(0).shuffle(posts)
-    model, tok = load_causal_lm(sh / 'models', gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf') if need_model else (None, None)
-    if tok is None:
-        from transformers import AutoTokenizer
-        tok = AutoTokenizer.from_pretrained(sh / 'models', gguf_file='SmolLM2-135M-Instruct.Q4_1.gguf')
-    return model, tok, posts
+    model, tok = smollm2(weights=need_model)
+    return model, tok, tldr_posts()
 
 def selection_posts(tok, posts, n):
     return [p for p in posts[N_SEL_SKIP:] if len(tok(p['context'], add_special_tokens=False)['input_ids']) <= SEL_MAX_TOKENS][:n]

@@ -22,7 +22,7 @@ import numpy as np, torch, torch.nn.functional as F
 from selection import material, grid_map, load_selection, subset, boot_idx, N_S, ROOT
 from ultra_nb.methods import Material, segment, image_score
 from segmentation import table, save
-from ultra_nb.hooks import load_image
+from ultra_nb.inputs import load_image
 from ultra_nb.baselines import METHODS, explain, localization
 from ultra_nb.peers_vision import PEERS, cam_explain, dff_segments, EXTRA
 from ultra_nb.image_faithfulness import image_faithfulness

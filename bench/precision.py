@@ -13,7 +13,9 @@ records in bench/out/precision/ (resumable); writes bench/results/precision.md.
 import argparse, json, time
 from pathlib import Path
 import numpy as np, torch
-from ultra_nb.hooks import shared_dir, load_timm, load_image
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
+from ultra_nb.inputs import load_image
 from ultra_nb.maps import ultra_maps
 from ultra_nb.evaluate import voc, confusion, hungarian
 from ultra_nb.methods import Material, segment, image_score

@@ -10,7 +10,9 @@ import argparse, csv, json, sys, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from tqdm import tqdm
-from ultra_nb.hooks import shared_dir, load_timm, load_image
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
+from ultra_nb.inputs import load_image
 from ultra_nb.maps import ultra_maps
 from ultra_nb.cluster import cluster_tokens, segment_from_clusters, patch_vectors, overlay, plot_zeta_sweep
 from ultra_nb.evaluate import SegScore, ITIoU, perturbation_test, voc, camvid

@@ -17,7 +17,9 @@ on a fresh clone run bench/ultra_w_recipe.py first (the report stops before any 
 import argparse, hashlib, json, sys, time
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
-from ultra_nb.hooks import shared_dir, load_timm, load_image
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
+from ultra_nb.inputs import load_image
 from ultra_nb.maps import ultra_maps
 from ultra_nb.ultra_w import UltraW
 from ultra_nb.methods import Material, image_material, segment, image_score, pooled_miou

@@ -11,7 +11,7 @@ import argparse, dataclasses, json, time
 from pathlib import Path
 import numpy as np, torch
 from tqdm import tqdm
-from ultra_nb.hooks import load_image
+from ultra_nb.inputs import load_image
 from ultra_nb.maps import ultra_maps, denormalize
 from ultra_nb.cluster import cluster_tokens, segment_from_clusters
 from ultra_nb.evaluate import SegScore

@@ -10,7 +10,7 @@ bench/out/select/. Writes bench/results/ultra_w_recipe.{csv,md} and "ultra_w" in
 """
 import argparse, json, time
 import numpy as np, torch
-from ultra_nb.hooks import load_image
+from ultra_nb.inputs import load_image
 from ultra_nb.ultra_w import train_w, UltraW
 from segmentation import save
 from selection import ROOT, OUT, material, subset, grid_map, run, summary, paired, boot_idx, fmt, ZETA_GRID

@@ -1,6 +1,6 @@
 import os, pytest
 from pathlib import Path
-from ultra_nb.hooks import shared_dir
+from ultra_nb.material import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 

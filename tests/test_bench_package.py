@@ -3,7 +3,8 @@ from) and through the front door (`ULTra(...).maps(image).segment(...)`) give id
 import sys
 from pathlib import Path
 import numpy as np, pytest, torch
-from ultra_nb.hooks import shared_dir, load_timm
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
 
 ROOT = Path(__file__).resolve().parents[1]
 SH = shared_dir()
@@ -40,7 +41,7 @@ def test_bench_equals_front_door(setup):
 
 def test_bench_baselines_are_the_registry(setup):
     bench, model, ds = setup
-    from ultra_nb.hooks import load_image
+    from ultra_nb.inputs import load_image
     from ultra_nb.methods import image_material, segment, image_score
     sel, k_sel = bench.load_selection()
     i, g = 0, ds.label(0)
@@ -55,7 +56,7 @@ def test_bench_baselines_are_the_registry(setup):
 def test_cli_eval_of_a_baseline_is_the_registry(setup, tmp_path):
     "`ultra-nb eval --method kmeans_features --k 3` scores exactly what the registry gives on the same images."
     import os, shutil, subprocess
-    from ultra_nb.hooks import load_image
+    from ultra_nb.inputs import load_image
     from ultra_nb.methods import image_material, segment, image_score, pooled_miou
     _, model, ds = setup
     ids = [Path(ds.items[i][0]).stem for i in (0, 3)]

@@ -59,7 +59,7 @@ def test_readme_real_quickstarts_run(shared, tmp_path):
 
 def test_optional_dependencies_stay_optional():
     "Importing the package must not pull in open_clip or transformers (they are extras)."
-    code = "import sys, ultra_nb.hooks, ultra_nb.maps; print(sorted(m for m in ('open_clip', 'transformers') if m in sys.modules))"
+    code = "import sys, ultra_nb.hooks, ultra_nb.inputs, ultra_nb.models, ultra_nb.maps; print(sorted(m for m in ('open_clip', 'transformers') if m in sys.modules))"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == '[]'
 
@@ -97,7 +97,7 @@ def test_readme_objects_block_runs(shared):
     code = re.findall(r'```python\n(.*?)```', readme(), re.S)[3]
     assert "m.select(at=(120, 200))" in code and "m.foreground().score(mask)" in code
     horse = shared / 'data/weizmann-horse'
-    setup = (f"import matplotlib; matplotlib.use('Agg')\nfrom ultra_nb.hooks import load_timm\n"
+    setup = (f"import matplotlib; matplotlib.use('Agg')\nfrom ultra_nb.models import load_timm\n"
              f"model = load_timm('deit_tiny_patch16_224', '{shared}/models/deit_tiny_patch16_224.pth')\n"
              f"mask = '{horse}/masks/horse002.png'\n")
     code = setup + code.replace("'horse.jpg'", f"'{horse}/images/horse002.jpg'") + "print(sorted(m.foreground().score(mask)))\n"

@@ -8,8 +8,9 @@ import json
 from dataclasses import dataclass, field, asdict
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
-from .hooks import family_of, fit_image
-from .hooks import read_rgb, check_device, MAX_PIXELS
+from .hooks import family_of
+from .inputs import fit_image
+from .inputs import read_rgb, check_device, MAX_PIXELS
 from .maps import ultra_maps, check_block, show_token_maps
 from .cluster import check_cut, token_linkage, cluster_tokens, segment_from_clusters, overlay
 from .evaluate import SegScore, check_labels, read_label

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib, os, uuid, warnings
 from pathlib import Path
 import torch
-from .hooks import writable_folder, first_line
+from .inputs import writable_folder, first_line
 
 # %% auto #0
 __all__ = ['input_hash', 'fingerprint', 'MapCache']

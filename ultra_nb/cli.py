@@ -8,9 +8,11 @@ import argparse, csv, json, os, socket, sys
 import warnings
 from pathlib import Path
 import numpy as np, torch
-from .hooks import load_timm, load_causal_lm, family_of
-from .hooks import image_problem, read_rgb, read_text, check_model_file, writable_folder, MAX_PIXELS
-from .hooks import check_device as _device_ok
+from .models import load_timm, load_causal_lm
+from .hooks import family_of
+from .inputs import image_problem, read_rgb, read_text, writable_folder, MAX_PIXELS
+from .models import check_model_file
+from .inputs import check_device as _device_ok
 from .maps import block_of_layer, check_block
 from .maps import pass_plan
 from .cluster import check_cut
@@ -62,7 +64,7 @@ def vision_block(a, n_blocks:int) -> int|None:
     return None if a.block is None else _check(check_block, a.block, n_blocks)
 
 def check_device(device:str|None) -> str|None:
-    "`--device` when this torch build and machine have it (`hooks.check_device`: meta, mps, cuda on a CPU build, cuda:7 ...), else a `UserError`."
+    "`--device` when this torch build and machine have it (`inputs.check_device`: meta, mps, cuda on a CPU build, cuda:7 ...), else a `UserError`."
     try: _device_ok(device)
     except ValueError as e: raise UserError(f"--{e}") from None
     return device
@@ -281,7 +283,8 @@ def cmd_select(a):
 
 # %% ../nbs/12_cli.ipynb #364bc6f9
 def cmd_eval(a):
-    from ultra_nb.distributed import init_from_env, evaluate, is_main, rank_world
+    from ultra_nb.distributed import init_from_env, is_main, rank_world
+    from ultra_nb.evaluate import evaluate
     from ultra_nb.cache import MapCache
     if not Path(a.dataset_dir).is_dir(): raise UserError(f"dataset folder {a.dataset_dir} does not exist")
     try: ds = READERS[a.dataset](a.dataset_dir)
@@ -330,11 +333,7 @@ def cmd_eval(a):
 # %% ../nbs/12_cli.ipynb #b3e43347
 def _text_depth(model:str, gguf:str|None) -> int|None:
     "The depth of a local causal LM from its family adapter on the meta device (GGUF: its metadata) without loading weights; None for hub names."
-    if not Path(model).is_dir(): return None
-    if not gguf and (Path(model) / 'config.json').exists():
-        try: json.loads(_check(read_text, Path(model) / 'config.json', 'config file')).keys()
-        except (ValueError, AttributeError): raise UserError(f"{Path(model) / 'config.json'} is not a JSON object: pass the model folder's own config.json") from None
-    return model_info(model, gguf=gguf, kind='text')[1].n_blocks
+    return model_info(model, gguf=gguf, kind='text')[1].n_blocks if Path(model).is_dir() else None
 
 def _available_mb(device) -> float|None:
     "Memory free for the run on `device` (MemAvailable on Linux for the CPU), or None when unknown."

@@ -95,18 +95,22 @@ def attention_rollout(attns:list) -> torch.Tensor:
         R = (r / r.sum(-1, keepdim=True)) @ R
     return R
 
-def patch_vectors(model, x:torch.Tensor, kind:str='features', block:int=-1) -> torch.Tensor:
-    "(B, P, d) per-patch vectors from one traced pass: 'features', 'attention' rows or 'rollout' rows."
+def patch_vectors(model, x:torch.Tensor,
+                  kind:str|tuple='features', # 'features', 'attention' rows, 'rollout' rows or 'cls_heads'; a tuple of kinds gives a dict
+                  block:int=-1) -> torch.Tensor|dict:
+    "(B, P, d) per-patch vectors of `kind` from one traced pass; for a tuple of kinds, kind -> vectors, all from that one pass."
+    kinds = (kind,) if isinstance(kind, str) else tuple(kind)
+    if bad := [k for k in kinds if k not in ('features', 'attention', 'rollout', 'cls_heads')]:
+        raise ValueError(f"unknown kind {bad[0]!r}: use 'features', 'attention', 'rollout' or 'cls_heads'")
     from ultra_nb.hooks import capture
     with capture(model) as cap, torch.no_grad():
         tr = cap(x, upto=block)
         p = cap.prefix
-        if kind == 'features': return tr.tokens[-1][:, p:].detach()
         attn = [a.detach().mean(1) for a in tr.attns]
-        if kind == 'attention': return attn[-1][:, p:, p:]
-        if kind == 'cls_heads': return tr.attns[-1][:, :, 0, p:].detach().transpose(1, 2)
-        if kind != 'rollout': raise ValueError(f"unknown kind {kind!r}: use 'features', 'attention', 'rollout' or 'cls_heads'")
-        return attention_rollout(attn)[:, p:, p:]
+        vec = dict(features=lambda: tr.tokens[-1][:, p:].detach(), attention=lambda: attn[-1][:, p:, p:],
+                   cls_heads=lambda: tr.attns[-1][:, :, 0, p:].detach().transpose(1, 2), rollout=lambda: attention_rollout(attn)[:, p:, p:])
+        out = {k: vec[k]() for k in kinds}
+    return out[kind] if isinstance(kind, str) else out
 
 def kmeans(X:torch.Tensor, k:int, iters:int=50, seed:int=0) -> np.ndarray:
     "Lloyd's k-means with k-means++ seeding on the rows of X (n, d); deterministic for a seed."

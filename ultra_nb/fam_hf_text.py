@@ -4,50 +4,12 @@
 
 # %% ../nbs/00c_hf_text.ipynb #ebecb5f8
 from __future__ import annotations
-import torch, torch.nn as nn
-from .hooks import Family, register_family
+import torch
+from .hooks import register_family
+from .fam_hf import HFFamily, is_vision_config
 
 # %% auto #0
-__all__ = ['is_vision_config', 'HFFamily', 'HFTextFamily', 'tiny_causal_lm', 'tiny_llama']
-
-# %% ../nbs/00c_hf_text.ipynb #e655a2fe
-def _layers(model):
-    "The `nn.ModuleList` of the model's `config.num_hidden_layers` layers (the outermost one), or None."
-    n = getattr(model.config, 'num_hidden_layers', None)
-    found = [(name.count('.'), name) for name, m in model.named_modules() if isinstance(m, nn.ModuleList) and len(m) == n]
-    return model.get_submodule(min(found)[1]) if found else None
-
-def is_vision_config(config) -> bool:
-    "Whether a Hugging Face config describes an image model (it has an image size or a vision tower)."
-    return any(hasattr(config, k) for k in ('image_size', 'vision_config'))
-
-class HFFamily(Family):
-    "Hugging Face models with eager attention: the layer stack and each layer's attention module."
-    def __init__(self, model):
-        super().__init__(model)
-        if getattr(model.config, 'is_encoder_decoder', False): self.unsupported(
-            "it is an encoder-decoder model, and ultra_nb explains one stack of self-attention layers")
-        layers = _layers(model)
-        if layers is None: self.unsupported(f"no list of its {getattr(model.config, 'num_hidden_layers', '?')} transformer layers was found")
-        self._layers, self._attn = layers, []
-        for i, b in enumerate(layers):
-            a = next((getattr(b, k) for k in ('self_attn', 'attn', 'attention') if isinstance(getattr(b, k, None), nn.Module)), None)
-            if a is None: self.unsupported(f"layer {i} ({type(b).__name__}) has no self_attn, attn or attention module")
-            self._attn.append(a)
-    def blocks(self): return self._layers
-    @property
-    def name(self): return getattr(self.model.config, '_name_or_path', '') or type(self.model).__name__
-    def patch(self):
-        impl = getattr(self.model.config, '_attn_implementation', None)
-        if impl != 'eager': raise ValueError(
-            f"attention implementation is {impl!r}, which never materialises the attention probabilities: load the "
-            "model with `attn_implementation='eager'` or call `model.set_attn_implementation('eager')`")
-    def attn_source(self, i):
-        def extract(o):
-            if not isinstance(o, tuple) or len(o) < 2 or o[1] is None: raise RuntimeError(
-                f"layer {i}'s attention returned no weights: use attn_implementation='eager'")
-            return o[1]
-        return self._attn[i], extract
+__all__ = ['HFTextFamily', 'tiny_causal_lm', 'tiny_llama']
 
 # %% ../nbs/00c_hf_text.ipynb #04cd25f3
 @register_family

@@ -8,7 +8,7 @@ import json
 from pathlib import Path
 import torch
 from .hooks import register_family, IMAGENET_MEAN, IMAGENET_STD
-from .fam_hf_text import HFFamily, is_vision_config
+from .fam_hf import HFFamily, is_vision_config
 from .fam_open_clip import OPENAI_CLIP_MEAN, OPENAI_CLIP_STD
 
 # %% auto #0

@@ -46,8 +46,8 @@ def image_material(model, x:torch.Tensor, # one image (1, 3, H, W), normalised a
                    block:int=-1, # the block the baselines read their vectors from
                    grid:tuple|None=None # the patch grid (h, w); default: the maps', else a square
                   ) -> Material:
-    "Everything the registered methods cluster for one image: the patch vectors of every kind (one traced pass each) and the given maps."
-    vecs = {kind: patch_vectors(model, x, kind, block)[0].float() for kind in VECTOR_KINDS}
+    "Everything the registered methods cluster for one image: the patch vectors of every kind (from one traced pass) and the given maps."
+    vecs = {kind: v[0].float() for kind, v in patch_vectors(model, x, VECTOR_KINDS, block).items()}
     P = len(vecs['features'])
     grid = tuple(grid) if grid else tuple(maps.shape[-2:]) if maps is not None else (lambda s: (s, s))(int(round(P ** 0.5)))
     if grid[0] * grid[1] != P: raise ValueError(f"{P} patches do not form the grid {grid}: pass the maps, whose shape gives the grid")

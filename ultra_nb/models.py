@@ -6,12 +6,14 @@
 from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
-import torch
-from .hooks import family_of, load_timm, load_open_clip, load_causal_lm, load_hf_vision
-from .fam_hf_text import is_vision_config
+import torch, torch.nn as nn
+from .hooks import family_of
+from .inputs import first_line, file_kind
+from .fam_hf import is_vision_config
 
 # %% auto #0
-__all__ = ['FORMS', 'ModelSpec', 'parse_model', 'skeleton', 'gguf_depth', 'ModelInfo', 'describe', 'load_model']
+__all__ = ['FORMS', 'ModelSpec', 'parse_model', 'skeleton', 'gguf_depth', 'ModelInfo', 'describe', 'check_model_file',
+           'load_timm', 'load_open_clip', 'load_causal_lm', 'load_hf_vision', 'load_model']
 
 # %% ../nbs/00g_models.ipynb #396cbe97
 FORMS = ("a timm name (deit_tiny_patch16_224), a Hugging Face id or local folder with config.json, "
@@ -62,9 +64,11 @@ def parse_model(spec:str, # what the user typed after --model
 
 # %% ../nbs/00g_models.ipynb #d7dc993f
 def _hf_config(name:str):
+    "The Hugging Face config of a hub id or local folder — the one place it is read — or a `ValueError` naming the fix."
     from transformers import AutoConfig
     try: return AutoConfig.from_pretrained(name)
-    except OSError as e: raise ValueError(f"cannot read the Hugging Face config of {name}: {str(e).splitlines()[0]}") from None
+    except (OSError, ValueError) as e: raise ValueError(
+        f"cannot read the Hugging Face config of {name} ({first_line(e)}): pass a model folder with its own config.json, or a hub id") from None
 
 def skeleton(spec:ModelSpec) -> torch.nn.Module:
     "The architecture `spec` names, built on the meta device (no weights, no downloads beyond a hub config)."
@@ -111,6 +115,69 @@ def describe(spec:ModelSpec, checkpoint=None) -> ModelInfo:
     n_tokens = (size[0] // fam.patch_size[0]) * (size[1] // fam.patch_size[1]) if size else None
     return ModelInfo(fam.kind, type(fam).__name__, fam.n_blocks, n_tokens)
 
+# %% ../nbs/00g_models.ipynb #0eff4dbe
+def check_model_file(path, # a checkpoint or GGUF file
+                     want:str='checkpoint' # 'checkpoint' (a torch state dict or safetensors) or 'gguf'
+                    ) -> str: # its kind (see `file_kind`)
+    "The kind of an existing model file of the wanted sort, or a `ValueError` saying what the file is instead."
+    p = Path(path)
+    if not p.is_file(): raise ValueError(f"{want} file {p} " + ("is a folder: name the file inside it" if p.is_dir() else "does not exist"))
+    kind = file_kind(p)
+    ok = ('gguf',) if want == 'gguf' else ('torch zip', 'pickle', 'safetensors')
+    if kind not in ok: raise ValueError(
+        f"{p} is {'an' if kind[0] in 'aeiou' else 'a'} {kind} file, not a {'GGUF model' if want == 'gguf' else 'PyTorch or safetensors state dict'}: "
+        + ("pass the .gguf file itself" if want == 'gguf' else "pass the .pth / .safetensors file written by torch.save(model.state_dict(), path)"))
+    return kind
+
+# %% ../nbs/00g_models.ipynb #1fad677b
+def load_timm(name:str, # a timm model name, e.g. 'deit_tiny_patch16_224' or 'vit_small_patch16_224.dino'
+              checkpoint:str|Path|None=None, # a local state dict; when None, timm's hub weights are downloaded
+              **kw # passed on to `timm.create_model`
+             ) -> nn.Module:
+    "A timm model in eval mode, from the hub or a local state dict (loaded with `strict=True`)."
+    import timm
+    kind = None if checkpoint is None else check_model_file(checkpoint, 'checkpoint')
+    model = timm.create_model(name, pretrained=checkpoint is None, **kw)
+    if checkpoint is not None:
+        try:
+            if kind == 'safetensors':
+                from safetensors.torch import load_file
+                sd = load_file(checkpoint)
+            else: sd = torch.load(checkpoint, map_location='cpu', weights_only=True)
+        except Exception as e: raise ValueError(
+            f"checkpoint {checkpoint} is a {kind} file torch cannot read as a state dict ({first_line(e)}): "
+            "pass the file written by torch.save(model.state_dict(), path)") from None
+        if not isinstance(sd, dict): raise ValueError(
+            f"checkpoint {checkpoint} holds a {type(sd).__name__}, not a state dict: save model.state_dict() with torch.save")
+        try: model.load_state_dict(sd.get('model', sd), strict=True)
+        except RuntimeError as e: raise ValueError(f"checkpoint {checkpoint} does not fit {name}: {first_line(e)}") from None
+    return model.eval()
+
+def load_open_clip(name:str, # an open_clip config name, e.g. 'ViT-B-32'
+                   pretrained:str|Path|None=None, # a pretrained tag ('openai') or a local checkpoint path
+                  ) -> nn.Module:
+    "The vision tower of an open_clip model, in eval mode."
+    import open_clip
+    return open_clip.create_model(name, pretrained=str(pretrained) if pretrained else None).visual.eval()
+
+def load_causal_lm(name_or_dir:str|Path, # a hub name, or a local directory with config + weights
+                   gguf_file:str|None=None, # a GGUF file name inside `name_or_dir`
+                   dtype=torch.float32):
+    "A Hugging Face causal LM with eager attention in eval mode, and its tokenizer."
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+    if gguf_file: check_model_file(Path(name_or_dir) / gguf_file, 'gguf')
+    kw = dict(gguf_file=gguf_file) if gguf_file else {}
+    tok = AutoTokenizer.from_pretrained(name_or_dir, **kw)
+    model = AutoModelForCausalLM.from_pretrained(name_or_dir, dtype=dtype, attn_implementation='eager', **kw)
+    return model.eval(), tok
+
+def load_hf_vision(name_or_dir:str|Path, # a hub name or local directory, e.g. 'facebook/dino-vits16'
+                   cls:str='AutoModel', # the transformers class, e.g. 'ViTForImageClassification', 'CLIPVisionModel'
+                   dtype=torch.float32):
+    "A Hugging Face vision model with eager attention in eval mode (its image processor's mean/std are read when present)."
+    import transformers
+    return getattr(transformers, cls).from_pretrained(name_or_dir, dtype=dtype, attn_implementation='eager').eval()
+
 # %% ../nbs/00g_models.ipynb #4fdf101d
 def load_model(spec:ModelSpec, # from `parse_model`
                checkpoint=None # a local weights file: timm state dict, open_clip checkpoint or the authors' CRATE file
@@ -126,6 +193,6 @@ def load_model(spec:ModelSpec, # from `parse_model`
         if spec.name and (dim, depth) != CRATE_SIZES[spec.name][:2]:
             raise ValueError(f"{checkpoint} holds a CRATE of width {dim} and depth {depth}, not crate-{spec.name}: name its size")
         return model, None
-    if spec.gguf or not is_vision_config(_hf_config(spec.name)): return load_causal_lm(spec.name, gguf_file=spec.gguf)
-    arch = (getattr(_hf_config(spec.name), 'architectures', None) or ['AutoModel'])[0]
-    return load_hf_vision(spec.name, arch), None
+    cfg = None if spec.gguf else _hf_config(spec.name)
+    if cfg is None or not is_vision_config(cfg): return load_causal_lm(spec.name, gguf_file=spec.gguf)
+    return load_hf_vision(spec.name, (getattr(cfg, 'architectures', None) or ['AutoModel'])[0]), None

@@ -27,7 +27,7 @@ def _timm_vit(model, x=None):
     if pe is None or not hasattr(model, 'num_prefix_tokens') or not hasattr(model, 'blocks'):
         raise TypeError(f"the vision peers take a timm VisionTransformer (num_prefix_tokens, patch_embed, blocks); got {type(model).__name__}")
     if x is not None and tuple(x.shape[-2:]) != tuple(pe.img_size):
-        raise ValueError(f"images must be {tuple(pe.img_size)} for this model; got {tuple(x.shape[-2:])}: resize them with hooks.fit_image")
+        raise ValueError(f"images must be {tuple(pe.img_size)} for this model; got {tuple(x.shape[-2:])}: resize them with inputs.fit_image")
     return model.num_prefix_tokens, tuple(pe.grid_size)
 
 def vit_reshape(model):
