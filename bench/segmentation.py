@@ -18,7 +18,7 @@ from ultra_nb.cluster import cluster_tokens, segment_from_clusters, patch_vector
 from ultra_nb.evaluate import SegScore, ITIoU, perturbation_test, voc, camvid
 from ultra_nb.cache import MapCache
 from ultra_nb.methods import Material, VECTOR_KINDS, get_method, segment
-from ultra_nb.settings import METHODS
+from ultra_nb.settings import METHOD_OF
 
 ROOT = Path(__file__).resolve().parents[1]
 CACHE = ROOT / 'bench/out/segmentation'  # what is not a map (trained W files)
@@ -43,7 +43,7 @@ MAPS = MapCache(ROOT / 'bench/out/mapcache')  # the package's map cache: keyed b
 def representations(model, ds, i, blocks):
     "Grid maps of ULTra per (objective, block) and the baselines' patch vectors (last block), cached per image."
     x = load_image(ds.image(i))
-    rep = {f'{METHODS[o]}@{b}': MAPS.get_or_compute(model, x, lambda o=o, b=b: ultra_maps(model, x, block=b, objective_=o, size=None)[0],
+    rep = {f'{METHOD_OF[o]}@{b}': MAPS.get_or_compute(model, x, lambda o=o, b=b: ultra_maps(model, x, block=b, objective_=o, size=None)[0],
                                                  block=b, objective=o, size='grid') for o, b in blocks}
     for kind in ('features', 'attention', 'rollout', 'cls_heads'):
         rep[kind] = MAPS.get_or_compute(model, x, lambda kind=kind: patch_vectors(model, x, kind)[0], vectors=kind, block=-1)

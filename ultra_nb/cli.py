@@ -15,6 +15,7 @@ from .models import check_model_file
 from .inputs import check_device as _device_ok
 from .maps import block_of_layer, check_block
 from .maps import pass_plan
+from .settings import BUDGET_MB
 from .cluster import check_cut
 from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3
 from .evaluate import LAYOUTS, check_dataset
@@ -341,7 +342,7 @@ def _available_mb(device) -> float|None:
     try: return next(int(l.split()[1]) / 1024 for l in open('/proc/meminfo') if l.startswith('MemAvailable:'))
     except (OSError, StopIteration): return None
 
-def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_tokens:int=64, budget_mb:float=1024) -> tuple:
+def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_tokens:int=64, budget_mb:float=BUDGET_MB) -> tuple:
     "(one line saying how much work and memory the maps will take, from the engine's chunk rule; peak MB) — before the work starts."
     c = model.config
     n_ctx = len(tok(text.strip(), add_special_tokens=False)['input_ids'])

@@ -61,7 +61,7 @@ def read_tldr(path, # the TL;DR csv (columns query, reference_responses)
     return out
 
 # %% ../nbs/05_llm.ipynb #11d34bd7
-from .settings import TEXT_OBJECTIVES  # one vocabulary for objectives (the settings chapter)
+from .settings import TEXT_OBJECTIVES, BUDGET_MB  # one vocabulary for objectives, one default budget (the settings chapter)
 
 def massive_dims(model, inp:SummaryInput,
                  block:int, # 0-based block whose output is examined
@@ -104,7 +104,7 @@ def summary_target(model, inp:SummaryInput,
 def summary_maps(model, inp:SummaryInput,
                  block:int=-1, # 0-based block whose summary tokens are explained
                  objective_=None, # a name in `TEXT_OBJECTIVES` or anything `objective` takes; None: 'sum'
-                 budget_mb:float=1024) -> torch.Tensor: # (|y|, |x|)
+                 budget_mb:float=BUDGET_MB) -> torch.Tensor: # (|y|, |x|)
     "ULTra maps of every summary token (for 'logprob': of every prediction of one), restricted to the context tokens (batched, as `ultra_rows`)."
     if not isinstance(inp, SummaryInput): raise TypeError(
         f"summary_maps takes the SummaryInput of build_input(tok, context, summary), got {type(inp).__name__}")

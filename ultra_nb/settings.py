@@ -8,7 +8,7 @@ from dataclasses import dataclass, asdict, fields, replace
 import torch
 
 # %% auto #0
-__all__ = ['BUDGET_MB', 'OBJECTIVES', 'VISION_OBJECTIVES', 'TEXT_OBJECTIVES', 'METHODS', 'DTYPES', 'Settings']
+__all__ = ['BUDGET_MB', 'OBJECTIVES', 'VISION_OBJECTIVES', 'TEXT_OBJECTIVES', 'METHOD_OF', 'DTYPES', 'Settings']
 
 # %% ../nbs/00s_settings.ipynb #e2bede36
 BUDGET_MB = 1024  # memory for one batch of targets in one block (MB); bench/results/memory.md measures what it buys
@@ -16,7 +16,7 @@ OBJECTIVES = dict(sum="f_s: the sum of the token's components (ULTra_S)", energy
                   w='f_w = <z, w_i>, learned unit vectors (ULTra_W; a trained `UltraW`)',
                   sum_nomassive='f_s without the massive-activation dimensions (text)', logprob='log p of each summary token (text)')
 VISION_OBJECTIVES, TEXT_OBJECTIVES = ('sum', 'energy', 'w'), ('sum', 'energy', 'sum_nomassive', 'logprob')
-METHODS = dict(sum='ULTra_S', energy='ULTra_E', w='ULTra_W')  # objective -> the segmentation method named after it
+METHOD_OF = dict(sum='ULTra_S', energy='ULTra_E', w='ULTra_W')  # objective -> the segmentation method named after it
 DTYPES = {'float32': None, 'bfloat16': torch.bfloat16, 'float16': torch.float16}  # dtype -> torch.autocast's dtype (None: off)
 
 # %% ../nbs/00s_settings.ipynb #461d37aa
@@ -39,7 +39,7 @@ class Settings:
         object.__setattr__(self, 'device', str(self.device))
 
     @property
-    def method(self) -> str|None: return METHODS.get(self.objective)
+    def method(self) -> str|None: return METHOD_OF.get(self.objective)
     def replace(self, **kw) -> Settings: "A copy with `kw` changed (checked again)."; return replace(self, **kw)
     def autocast(self): "The precision context the maps are computed in."; return torch.autocast(
         torch.device(self.device).type, dtype=DTYPES[self.dtype], enabled=DTYPES[self.dtype] is not None)
