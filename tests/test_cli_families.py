@@ -1,7 +1,7 @@
 """`ultra-nb` for every supported family: `--model` takes a timm name, a Hugging Face folder (vision or causal LM), an
 open_clip `name:pretrained` or a CRATE checkpoint; depth and grid come from the family adapter (tiny random-init models
 written to disk as a user would have them)."""
-import os, subprocess
+import json, os, subprocess
 from pathlib import Path
 import numpy as np, pytest, torch
 from PIL import Image
@@ -49,7 +49,12 @@ def test_summary_with_a_gpt2_folder_and_block(tmp_path):
     r = ultra_nb('summary', '--context', tmp_path / 'post.txt', '--summary', 'CAT ON MAT', '--model', tmp_path / 'gpt2',
                  '--block', '1', '--out', tmp_path / 'out')
     assert r.returncode == 0, r.stderr
-    assert (tmp_path / 'out/post.json').exists() and '"block": 1' in (tmp_path / 'out/post.json').read_text()
+    j = json.loads((tmp_path / 'out/post.json').read_text())
+    assert (j['block'], j['objective']) == (1, 'sum')  # a chosen block alone: the paper's f_s there
+    r = ultra_nb('summary', '--context', tmp_path / 'post.txt', '--summary', 'CAT ON MAT', '--model', tmp_path / 'gpt2',
+                 '--objective', 'logprob', '--out', tmp_path / 'lp')
+    assert r.returncode == 0, r.stderr
+    assert 'block 2 of 3, objective logprob' in r.stdout and json.loads((tmp_path / 'lp/post.json').read_text())['objective'] == 'logprob'
     bad = ultra_nb('summary', '--context', tmp_path / 'post.txt', '--summary', 'CAT', '--model', tmp_path / 'gpt2', '--block', '3',
                    '--out', tmp_path / 'out3')
     assert bad.returncode == 2 and 'out of range' in bad.stderr

@@ -9,20 +9,19 @@ import warnings
 from pathlib import Path
 import numpy as np, torch
 from .models import load_timm, load_causal_lm
-from .hooks import family_of
 from .inputs import image_problem, read_rgb, read_text, writable_folder, MAX_PIXELS
 from .models import check_model_file
 from .inputs import check_device as _device_ok
 from .maps import block_of_layer, check_block
 from .maps import pass_plan
-from .settings import BUDGET_MB
+from .settings import BUDGET_MB, TEXT_OBJECTIVES
 from .cluster import check_cut
 from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3
 from .evaluate import LAYOUTS, check_dataset
 from .ultra_w import UltraW
 from .models import parse_model, describe, load_model
 from .methods import METHODS, get_method, check_method_cut, image_material, segment
-from .api import ULTra, explain_summary, palette, as_images
+from .api import ULTra, palette, as_images
 
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block', 'check_device',
@@ -376,16 +375,13 @@ def cmd_summary(a):
     except Exception as e: raise UserError(f"cannot load a causal LM from {a.model}{' / ' + a.gguf if a.gguf else ''} "
                                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): pass a folder with config.json and weights, or an intact --gguf file") from None
     if a.device: model.to(a.device)
-    n_layers = family_of(model).n_blocks
-    if a.block is not None: _check(check_block, a.block, n_layers)
-    from ultra_nb.presets import preset
-    block = preset('text').block_for(n_layers) if a.block is None else check_block(a.block, n_layers)
-    line, peak = summary_plan(model, tok, text, a.summary, block)
+    u = _check(ULTra, model, tok, block=a.block, objective=a.objective, verbose=False)  # block and objective as the api resolves them
+    line, peak = summary_plan(model, tok, text, a.summary, u.block)
     free = _available_mb(a.device)
     if free is not None and peak > free: raise UserError(
         f"{line}, but only {free / 1024:.1f} GB are free: shorten the context, or run where more memory is free")
-    print(f"ultra-nb: {line}; preset text block {block} of {n_layers}" if a.block is None else f"ultra-nb: {line}")
-    e = _check(explain_summary, model, tok, text, a.summary, a.block, keep_sinks=a.keep_sinks, verbose=False)
+    print(f"ultra-nb: {line}; {'preset text ' if u.from_preset else ''}block {u.block} of {u.n_blocks}, objective {u.objective}")
+    e = _check(u.explain, text, a.summary, keep_sinks=a.keep_sinks)
     out.mkdir(parents=True, exist_ok=True)
     tmp = out / f'.{ctx.stem}.partial'  # written under a temporary stem, then renamed: no half-written result
     try: paths = [Path(os.replace(p, stem.with_name(stem.name + p.suffix)) or stem.with_name(stem.name + p.suffix))
@@ -455,6 +451,7 @@ def parser() -> argparse.ArgumentParser:
     g.add_argument('--summary', help="the summary's text"); g.add_argument('--generate', action='store_true', help='let the model write it (greedy)')
     t.add_argument('--model', required=True, help='a folder with config.json and weights (or a GGUF file), or a hub name')
     t.add_argument('--gguf', help='a GGUF file inside --model'); t.add_argument('--block', type=int, help='0-based block; default: the preset')
+    t.add_argument('--objective', choices=TEXT_OBJECTIVES, help="what each summary token's map explains (see the summaries chapter); default: the preset's, or 'sum' with --block")
     t.add_argument('--keep-sinks', action='store_true', help='keep attention-sink positions in the scores')
     t.add_argument('--device', help='cpu, cuda or cuda:N (default: cpu)'); t.add_argument('--out', default='ultra_out', help='output folder (default ./ultra_out)')
     t.add_argument('--overwrite', action='store_true', help='replace earlier results in --out')
