@@ -27,7 +27,7 @@ def test_maps_real_image_uses_the_preset(shared, tmp_path):
     assert r.returncode == 0, r.stderr
     assert 'preset' in r.stdout and 'block 7 of 12' in r.stdout  # says what it used
     z = np.load(tmp_path / 'vainf_0060_maps.npz')
-    assert z['grid_maps'].shape == (1, 196, 14, 14) and json.loads(str(z['meta']))['block'] == 7
+    assert z['grid_maps'].shape == (1, 196, 14, 14) and json.loads(str(z['meta']))['settings']['block'] == 7
     w, h = Image.open(tmp_path / 'vainf_0060_maps.png').size
     assert w > 2 * h > 196  # four tokens' maps over the image (was a 196x196 mosaic with no image under it)
     assert sum(l.startswith('ultra-nb:') for l in r.stdout.splitlines()) == 1  # one settings line
