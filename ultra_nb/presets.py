@@ -22,7 +22,8 @@ class Preset:
     split: str # the selection split the choice was made on
     source: str # the command that chose it
     date: str # when
-    zeta: float|None = None # the dendrogram cut (vision)
+    zeta: float|None = None # the dendrogram cut as a distance (vision) ...
+    k: int|str|None = None # ... or as a cluster count, 'auto': chosen per image (`cluster.auto_k`)
     tau: float|None = None # the object-selection threshold (vision)
     sinks: str|None = None # 'excluded' or 'kept' from λ (text)
     foreground: str|None = None # the object-discovery rule (vision; see `objects.FG_RULES`)
@@ -36,7 +37,7 @@ class Preset:
     def describe(self, n_blocks:int|None=None) -> str:
         "One line for users: what is used and who chose it."
         b = self.block if n_blocks is None else self.block_for(n_blocks)
-        cut = f", ζ {self.zeta}" if self.zeta is not None else ''
+        cut = f", ζ {self.zeta}" if self.zeta is not None else f", k {self.k}" if self.k is not None else ''
         return (f"block {b}{'' if n_blocks is None else f' of {n_blocks}'}, objective {self.objective}{cut} "
                 f"(preset '{self.kind}/{self.domain}': chosen by {self.source} on {self.split}, {self.date})")
 
