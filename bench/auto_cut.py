@@ -21,7 +21,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import selection as S
 import objects as O
 from ultra_nb.cluster import token_linkage, cluster_tokens, segment_from_clusters, auto_k
-from ultra_nb.methods import image_score
+from ultra_nb.methods import image_score, image_material, segment
+from ultra_nb.hooks import load_image
 from ultra_nb.hooks import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -83,14 +84,15 @@ class Sets:
         mp = dict((i, m) for i, _, m in O.items(self.sh, name))[id_]
         return (np.array(Image.open(mp)) > 127).astype(np.int64), 2, ()
 
-def report_order(sets, names=REPORT_SETS, blocks=BLOCKS):
-    "(set, id, block) of the report maps, round robin over the sets, each set in a seeded random order: any prefix is a random subset of each."
-    per = []
-    for name in names:
-        ids = sets.ids(name)
-        ids = [ids[j] for j in np.random.default_rng(SEED).permutation(len(ids))]
-        per.append([(name, i, b) for i in ids for b in blocks])
-    return [q[j] for j in range(max(map(len, per))) for q in per if j < len(q)]
+def report_order(sets, first=BLOCKS[0], names=REPORT_SETS):
+    """(set, id, block) of the report maps: every set's maps at block `first` (the chosen block), then at the other; within a
+    block, round robin over the sets, each in a seeded random order — any prefix is a random subset of each set."""
+    order = {name: [sets.ids(name)[j] for j in np.random.default_rng(SEED).permutation(len(sets.ids(name)))] for name in names}
+    out = []
+    for b in (first,) + tuple(b for b in BLOCKS if b != first):
+        per = [[(name, i, b) for i in order[name]] for name in names]
+        out += [q[j] for j in range(max(map(len, per))) for q in per if j < len(q)]
+    return out
 
 def stage_maps(args):
     sets, t0, n = Sets(), time.time(), 0
@@ -98,7 +100,7 @@ def stage_maps(args):
         per = [sets.ids(name, n) for name in SEL_SETS]
         return [(name, q[j], b) for j in range(n) for name, q in zip(SEL_SETS, per)]
     todo = sel(BLOCKS[0], N_SEL) + sel(BLOCKS[1], N_BOTH)  # block 9 on a seeded subset of N_BOTH of them first (the same seed's first N_BOTH)
-    todo += sel(BLOCKS[1], N_SEL) if args.select_only else report_order(sets)
+    todo += sel(BLOCKS[1], N_SEL) if args.select_only else report_order(sets, args.first_block)
     for name, i, b in todo:
         if sets.has(name, i, b): continue
         sets.maps(name, i, b); n += 1
@@ -126,6 +128,17 @@ def scores(sets, name, id_, block) -> dict:
     p.parent.mkdir(parents=True, exist_ok=True); torch.save(res, p.with_suffix('.tmp')); p.with_suffix('.tmp').rename(p)
     return res
 
+def baseline_score(sets, name, id_) -> dict:
+    "`image_score` of the registry's spectral clustering of the last block's patch features at its own automatic cut (the eigengap), cached."
+    p = OUT / 'scores' / name / f'{id_}_spectral.pt'
+    if p.exists(): return torch.load(p, weights_only=False)
+    if name in ('camvid-train', 'camvid-val', 'voc'): mat = S.vectors(sets.model, sets.ds(name), sets._index(name, id_))
+    else: mat = image_material(sets.model, load_image(dict((i, ip) for i, ip, _ in O.items(sets.sh, name))[id_]))
+    gt, n_classes, ignore = sets.label(name, id_)
+    res = image_score(segment('spectral_features', mat, gt.shape, k='auto'), gt, n_classes, ignore)
+    p.parent.mkdir(parents=True, exist_ok=True); torch.save(res, p)
+    return res
+
 def cut_score(res, cut) -> dict:
     "The score of one cut: ('zeta', z), ('k', k) or ('auto', rule, k_min, k_max)."
     if cut[0] == 'zeta': return res[cut]
@@ -133,6 +146,7 @@ def cut_score(res, cut) -> dict:
     return res[auto_k(res['Z'], cut[2], cut[3], cut[1])]
 
 def cut_name(cut, block) -> str:
+    if block is None: return 'spectral clustering of the last block\'s patch features, k at the eigengap (the registry\'s `spectral_features`, k=\'auto\')'
     if cut[0] == 'zeta': return f'ζ {cut[1]} @ block {block}'
     if cut[0] == 'k': return f'k {cut[1]} @ block {block}'
     return f"auto ({cut[1]}, k {cut[2]}..{cut[3]}) @ block {block}"
@@ -179,12 +193,13 @@ def report_rows(sel):
     "(label, cut, block): the chosen auto cut, the best auto cut at the other block, the two fixed presets."
     ch = sel['chosen']
     other = max((r for r in sel['candidates'] if r['block'] != ch['block']), key=lambda r: r['mean'])
-    return [('auto (chosen)', tuple(ch['cut']), ch['block']), ('auto, other block', tuple(other['cut']), other['block'])] + list(PRESET_ROWS)
+    return ([('auto (chosen)', tuple(ch['cut']), ch['block']), ('auto, other block', tuple(other['cut']), other['block'])] + list(PRESET_ROWS)
+            + [('baseline', ('spectral', 'eigengap'), None)])
 
 def table(sets, name, ids, rows, L, csv_rows, what):
     "One table: every row on the same images `ids`, paired against the first row."
     if len(ids) < 2: L.append(f'{what}: fewer than 2 images with maps, no table.\n'); return
-    res = {lab: [cut_score(scores(sets, name, i, b), cut) for i in ids] for lab, cut, b in rows}
+    res = {lab: [baseline_score(sets, name, i) if b is None else cut_score(scores(sets, name, i, b), cut) for i in ids] for lab, cut, b in rows}
     idx = S.boot_idx(len(ids))
     Sm = {lab: S.summary(r, idx) for lab, r in res.items()}
     ref = rows[0][0]
@@ -236,6 +251,7 @@ if __name__ == '__main__':
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument('stage', choices=('maps', 'select', 'report'))
     ap.add_argument('--select-only', action='store_true', help='maps: only the selection sets')
+    ap.add_argument('--first-block', type=int, default=BLOCKS[0], choices=BLOCKS, help='maps: the report sets at this block first (the chosen one)')
     ap.add_argument('--top', type=int, default=20, help='select: print this many best rows')
     args = ap.parse_args()
     {'maps': stage_maps, 'select': stage_select, 'report': stage_report}[args.stage](args)

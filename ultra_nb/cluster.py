@@ -93,8 +93,8 @@ def segment_from_clusters(maps:torch.Tensor, # (T, h, w) token maps, at grid or 
 
 # %% ../nbs/02_cluster.ipynb #c022am02
 def auto_k(Z:np.ndarray, # a linkage matrix (T-1, 4) with non-decreasing heights (average linkage)
-           k_min:int=2, k_max:int=10, # the cluster counts considered
-           rule:str='gap' # 'gap': widest difference of consecutive merge heights; 'ratio': largest ratio
+           k_min:int=3, k_max:int=12, # the cluster counts considered
+           rule:str='ratio' # 'ratio': largest ratio of consecutive merge heights; 'gap': widest difference
           ) -> int:
     "The cluster count in k_min..k_max whose cut lies in the widest step of the dendrogram."
     if rule not in ('gap', 'ratio'): raise ValueError(f"rule={rule!r}: use 'gap' or 'ratio'")

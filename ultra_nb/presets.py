@@ -75,3 +75,9 @@ def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)
 _OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-11-30',
                 split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 16 + 16 images, blocks 7 and 9 on 8 + 8')
 PRESETS.append(Preset('vision', 'objects', block=9, n_blocks=12, objective='sum', zeta=0.9, tau=0.1, foreground='seed', fg_tau=0.15, **_OBJECTS))
+
+# %% ../nbs/07_presets.ipynb #c004op
+_PHOTOS = dict(backbone='deit_tiny_patch16_224', source='python bench/auto_cut.py select', date='2026-11-30',
+               split='CamVid-train, Weizmann-horse tune and DAVIS-2016 tune, seeded subsets (numpy default_rng(0)): 12 + 12 + 12 images at block 7, '
+                     '6 + 6 + 6 of them at block 9; rule, k range and block by mean per-image U.mIoU')
+PRESETS.insert(0, Preset('vision', 'photos', block=7, n_blocks=12, objective='sum', k='auto', **_PHOTOS))  # first: the row used when no domain is named
