@@ -1,9 +1,9 @@
 """The figures the front-door and CLI chapters show: a real image's token maps and segmentation through `ULTra`, a real
 post's heatmap through `explain_summary`, and the `ultra-nb maps` figure. Writes nbs/images/api_*.png and cli_maps.png.
 
-    python bench/api_figures.py
+    python bench/api_figures.py [--only vision]    # vision: the two image figures only (no language model, no CLI run)
 """
-import shutil, subprocess, sys, tempfile
+import argparse, shutil, subprocess, sys, tempfile
 from pathlib import Path
 import matplotlib; matplotlib.use('Agg')
 from ultra_nb import ULTra, explain_summary
@@ -12,7 +12,7 @@ from ultra_nb.models import load_timm
 
 ROOT = Path(__file__).resolve().parents[1]
 
-def main():
+def main(only=None):
     sh = shared_dir()
     if sh is None: sys.exit("bench/api_figures.py needs ../shared (real DeiT-tiny, SmolLM2, VOC and TL;DR)")
     img, out = sh / 'data/voc2012-val-14/JPEGImages/vainf_0023.jpg', ROOT / 'nbs/images'
@@ -22,6 +22,7 @@ def main():
     seg.show().savefig(out / 'api_segmentation.png', dpi=70)
     r = seg.score(sh / 'data/voc2012-val-14/SegmentationClass/vainf_0023.png', n_classes=21)
     print(maps, seg, f"U.mIoU per image {100 * r['per_image']['miou']:.1f}", sep='\n')
+    if only == 'vision': return
     lm, tok = smollm2()
     post = min(tldr_posts(None)[:40], key=lambda p: len(p['context']))
     e = explain_summary(lm, tok, post['context'], post['summary'])
@@ -31,4 +32,7 @@ def main():
         subprocess.run(['ultra-nb', 'maps', str(img), '--model', 'deit_tiny_patch16_224', '--weights-dir', str(sh / 'models'), '--out', d], check=True)
         shutil.copy(Path(d) / 'vainf_0023_maps.png', out / 'cli_maps.png')
 
-if __name__ == '__main__': main()
+if __name__ == '__main__':
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument('--only', choices=['vision'], help='only the image figures (api_maps.png, api_segmentation.png)')
+    main(ap.parse_args().only)

@@ -366,15 +366,15 @@ class Segmentation(Result):
             total.add(pred, g); per.append(SegScore(n_classes, tuple(ignore)).add(pred, g).per_image()['miou'])
         return dict(per_image=total.per_image(), dataset=total.dataset(), miou_each=per)
 
-def _segment(self:Maps, k:int|None=None, zeta:float|None=None, # the cut: clusters per image, or a distance; neither: the preset's
+def _segment(self:Maps, k:int|str|None=None, zeta:float|None=None, # the cut: clusters per image ('auto': chosen per image), or a distance; neither: the preset's
              metric:str='cosine', method:str='average') -> Segmentation:
     "Cluster each image's token maps and label every pixel (eq. 6–7)."
     if len(self.tokens) != self.grid[0] * self.grid[1]: raise ValueError(
         f"segmentation needs every token's map, and these are {len(self.tokens)} of {self.grid[0] * self.grid[1]}: call .maps(x) without tokens")
     if k is None and zeta is None:
         pre = self.preset or preset('vision', objective=self.objective if self.objective in ('sum', 'energy') else None)
-        zeta = pre.zeta
-        if self.verbose: say(f"cut at ζ {zeta} (preset '{pre.kind}/{pre.domain}', chosen by {pre.source} on {pre.split})")
+        k, zeta = pre.k, pre.zeta
+        if self.verbose: say(f"cut {f'k {k}' if k is not None else f'at ζ {zeta}'} (preset '{pre.kind}/{pre.domain}', chosen by {pre.source} on {pre.split})")
     check_cut(k, zeta, len(self.tokens), metric)
     Z = [token_linkage(g, metric, method) for g in self.grid_maps]
     labs = [cluster_tokens(g, k, zeta, metric, method, Z=z) for g, z in zip(self.grid_maps, Z)]

@@ -26,8 +26,8 @@ from .api import ULTra, palette, as_images
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block', 'check_device',
            'outputs_free', 'good_images', 'plan_outputs', 'atomic', 'hub_reachable', 'local_checkpoint',
-           'resolve_model', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_select', 'cmd_eval', 'summary_plan',
-           'cmd_summary', 'parser', 'main']
+           'resolve_model', 'k_arg', 'preset_cut', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_select', 'cmd_eval',
+           'summary_plan', 'cmd_summary', 'parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #e818a179
 DEFAULT_MODEL = 'vit_small_patch16_224.dino'
@@ -168,9 +168,20 @@ def _ultra(a, arch_blocks:int) -> ULTra:
     if a.w:
         try: objective = UltraW.load(a.w)
         except Exception as e: raise UserError(f"cannot read ULTra_W file {a.w}: {str(e).splitlines()[0]}") from None
+    domain = 'objects' if getattr(a, 'command', None) == 'select' and a.objective == 'sum' else None  # the block the object rules were chosen at (ULTra_S)
     try: return ULTra(model, block=vision_block(a, arch_blocks), objective=objective, device=a.device, verbose=False,
-                      max_pixels=a.max_pixels)
+                      max_pixels=a.max_pixels, domain=domain)
     except ValueError as e: raise UserError(f"{a.w}: {e}" if a.w else str(e)) from None
+
+def k_arg(s:str):
+    "An argparse type: --k is a whole number of clusters, or auto."
+    if s == 'auto': return s
+    try: return int(s)
+    except ValueError: raise argparse.ArgumentTypeError(f"--k takes a whole number of clusters, or auto (a cut chosen per image); got {s!r}") from None
+
+def preset_cut(p) -> str:
+    "A preset's cut in words: 'k auto', 'k 5' or 'ζ 0.6'."
+    return f"k {p.k}" if p.k is not None else f"ζ {p.zeta}"
 
 def settings_line(u:ULTra, a) -> str:
     "One short line: the block, objective and cut this run uses, and which of them came from the preset."
@@ -178,7 +189,7 @@ def settings_line(u:ULTra, a) -> str:
     parts = [f"block {u.block} of {u.n_blocks}" + (f" ({pre})" if u.from_preset else ''), f"objective {u.objective}"]
     if hasattr(a, 'k'):
         k, zeta = getattr(a, 'k', None), getattr(a, 'zeta', None)
-        parts.append(f"cut k {k}" if k is not None else f"cut ζ {zeta}" if zeta is not None else f"cut ζ {u.preset.zeta} ({pre})")
+        parts.append(f"cut k {k}" if k is not None else f"cut ζ {zeta}" if zeta is not None else f"cut {preset_cut(u.preset)} ({pre})")
     return ', '.join(parts)
 
 def _prepare(a, outputs=()) -> tuple:
@@ -303,12 +314,12 @@ def cmd_eval(a):
     u = _ultra(a, n_blocks)
     u.cache = cache
     if is_main(): print(f"ultra-nb: {settings_line(u, a)}" if a.method == 'ULTra' else f"ultra-nb: {a.method}, cut {'k ' + str(a.k) if a.k else 'ζ ' + str(a.zeta) if a.zeta else 'its own'}")
-    zeta = a.zeta if a.k is None and a.zeta is not None else (None if a.k is not None or a.method != 'ULTra' else u.preset.zeta)
+    k, zeta = (u.preset.k, u.preset.zeta) if a.method == 'ULTra' and a.k is None and a.zeta is None else (a.k, a.zeta)
     def seg(rgb):  # ULTra through the front door; a registered baseline on the same backbone's patch vectors
-        if a.method == 'ULTra': return u.maps(rgb).segment(a.k, zeta).labels_at(0).numpy()
+        if a.method == 'ULTra': return u.maps(rgb).segment(k, zeta).labels_at(0).numpy()
         x, _ = as_images(rgb, u.fam, u.device, u.max_pixels)
         mat = image_material(u.model, x, block=-1 if a.block is None else a.block, grid=u.fam.grid)
-        return segment(a.method, mat, rgb.shape[:2], k=a.k, zeta=zeta)
+        return segment(a.method, mat, rgb.shape[:2], k=k, zeta=zeta)
     try: score, main = _check(evaluate, ds, seg, progress=True, skip_bad=a.on_bad == 'skip'), is_main()
     finally:  # leave the group before exiting: a rank that exits with gloo's threads alive can abort at teardown
         if torch.distributed.is_initialized(): torch.distributed.destroy_process_group()
@@ -317,7 +328,7 @@ def cmd_eval(a):
     rows = [dict(dataset=a.dataset, images=score.n_images, model=a.model, method=a.method,
                  block=u.block if a.method == 'ULTra' else (-1 if a.block is None else a.block),
                  objective=u.objective if a.method == 'ULTra' else '-',
-                 cut=f'k={a.k}' if a.k else f'zeta={zeta}' if zeta is not None else 'none' if not get_method(a.method).cuts else 'auto', protocol=r['protocol'], u_acc=round(100 * r['acc'], 2),
+                 cut=f'k={k}' if k else f'zeta={zeta}' if zeta is not None else 'none' if not get_method(a.method).cuts else 'auto', protocol=r['protocol'], u_acc=round(100 * r['acc'], 2),
                  u_miou=round(100 * r['miou'], 2), skipped=len(ds.skipped) + score.n_failed) for r in (score.per_image(), score.dataset())]
     out.mkdir(parents=True, exist_ok=True)
     def write_csv(t):
@@ -419,7 +430,7 @@ def parser() -> argparse.ArgumentParser:
         if cut:
             c = s.add_mutually_exclusive_group()
             c.add_argument('--zeta', type=float, help='distance threshold of the cut (default: the preset)')
-            c.add_argument('--k', type=int, help='number of clusters per image')
+            c.add_argument('--k', type=k_arg, help="number of clusters per image, or auto (chosen per image at the dendrogram's widest step)")
         s.add_argument('--device', help='cpu, cuda or cuda:N (default: cpu)')
         s.add_argument('--out', default='ultra_out', help='output folder (default ./ultra_out)')
         s.add_argument('--overwrite', action='store_true', help='replace earlier results in --out')

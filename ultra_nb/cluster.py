@@ -11,8 +11,9 @@ from scipy.cluster.hierarchy import linkage, fcluster
 
 
 # %% auto #0
-__all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'upsample', 'segment_from_clusters', 'attention_rollout',
-           'patch_vectors', 'kmeans', 'head_segments', 'labels_to_pixels', 'overlay', 'plot_zeta_sweep']
+__all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'upsample', 'segment_from_clusters', 'auto_k',
+           'attention_rollout', 'patch_vectors', 'kmeans', 'head_segments', 'labels_to_pixels', 'overlay',
+           'plot_zeta_sweep']
 
 # %% ../nbs/02_cluster.ipynb #b424e784
 def minmax(x:torch.Tensor, dims=(-1,)) -> torch.Tensor:
@@ -23,14 +24,18 @@ def minmax(x:torch.Tensor, dims=(-1,)) -> torch.Tensor:
 def check_cut(k:int|None=None, zeta:float|None=None,
               n_tokens:int|None=None, # when known, k may not exceed it
               metric:str='cosine'):
-    "A `ValueError` naming the fix unless exactly one of `k` (1..n_tokens) or `zeta` (a positive distance) is given."
+    "A `ValueError` naming the fix unless exactly one of `k` (1..n_tokens, or 'auto') or `zeta` (a positive distance) is given."
     if (k is None) == (zeta is None): raise ValueError("give exactly one of k (cluster count) or zeta (distance threshold)")
     if k is not None:
+        if isinstance(k, str):
+            if k == 'auto': return
+            raise ValueError(f"k must be a whole number of clusters, or 'auto' for a cut chosen per image (`auto_k`); got {k!r}")
         if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
             raise ValueError(f"k must be a whole number of clusters, at least 1; got {k!r}")
         if n_tokens is not None and k > n_tokens:
             raise ValueError(f"k = {k} asks for more clusters than the {n_tokens} tokens there are: use k <= {n_tokens}")
         return
+    if isinstance(zeta, str): raise ValueError(f"zeta={zeta!r}: zeta is a distance; for a cut chosen per image pass k='auto'")
     if isinstance(zeta, bool) or not isinstance(zeta, (int, float, np.number)) or not math.isfinite(zeta) or zeta <= 0:
         raise ValueError(f"zeta must be a positive, finite distance; got {zeta!r}")
     if metric == 'cosine' and zeta > 2: raise ValueError(
@@ -46,7 +51,7 @@ def token_linkage(maps:torch.Tensor, # (T, ...) one map per token, any resolutio
     return linkage(X.cpu().numpy(), method=method, metric=metric)
 
 def cluster_tokens(maps:torch.Tensor, # (T, ...) one map per token, any resolution
-                   k:int|None=None, # cut into this many clusters ...
+                   k:int|str|None=None, # cut into this many clusters ('auto': `auto_k` of the dendrogram) ...
                    zeta:float|None=None, # ... or at this cophenetic distance
                    metric:str='cosine', method:str='average', map_scale:bool=True, # see `token_linkage`
                    Z:np.ndarray|None=None # a linkage of these maps already computed
@@ -54,6 +59,7 @@ def cluster_tokens(maps:torch.Tensor, # (T, ...) one map per token, any resoluti
     "Hierarchical clustering of token maps, cut by cluster count `k` or distance threshold `zeta`."
     check_cut(k, zeta, len(maps), metric)
     if Z is None: Z = token_linkage(maps, metric, method, map_scale)
+    if k == 'auto': k = auto_k(Z)
     lab = fcluster(Z, k, 'maxclust') if k is not None else fcluster(Z, zeta, 'distance')
     return np.unique(lab, return_inverse=True)[1]
 
@@ -84,6 +90,22 @@ def segment_from_clusters(maps:torch.Tensor, # (T, h, w) token maps, at grid or 
     if size is not None: S = upsample(S, tuple(size), mode)
     if cluster_scale: S = minmax(S, (1, 2))
     return S.argmax(0)
+
+# %% ../nbs/02_cluster.ipynb #c022am02
+def auto_k(Z:np.ndarray, # a linkage matrix (T-1, 4) with non-decreasing heights (average linkage)
+           k_min:int=3, k_max:int=12, # the cluster counts considered
+           rule:str='ratio' # 'ratio': largest ratio of consecutive merge heights; 'gap': widest difference
+          ) -> int:
+    "The cluster count in k_min..k_max whose cut lies in the widest step of the dendrogram."
+    if rule not in ('gap', 'ratio'): raise ValueError(f"rule={rule!r}: use 'gap' or 'ratio'")
+    if not 1 <= k_min <= k_max: raise ValueError(f"need 1 <= k_min <= k_max; got k_min={k_min}, k_max={k_max}")
+    h = np.asarray(Z, dtype=np.float64)[:, 2]
+    T = len(h) + 1
+    ks = np.arange(k_min, min(k_max, T - 1) + 1)
+    if not len(ks): return min(k_min, T)
+    lo, hi = h[T - ks - 1], h[T - ks]  # the last merge made and the next one, for k clusters
+    score = hi - lo if rule == 'gap' else hi / np.maximum(lo, 1e-12)
+    return int(ks[np.argmax(score)])
 
 # %% ../nbs/02_cluster.ipynb #57b49a75
 def attention_rollout(attns:list) -> torch.Tensor:

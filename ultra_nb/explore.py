@@ -125,7 +125,8 @@ class Explorer(W.VBox):
         wide = lambda: W.Layout(width='420px')
         self.zeta = W.FloatSlider(zeta or 0.5, min=min(0.02, zeta or 1), max=2.0, step=0.02, description='ζ', continuous_update=False, layout=wide())
         self.k = W.IntSlider(k or 5, min=1, max=max(20, k or 0), description='k', continuous_update=False, layout=wide())
-        self.picker, self.map_view, self.seg_view = (W.Image(format='png', layout=W.Layout(width=f'{size}px')) for _ in range(3))
+        self.picker, self.map_view, self.seg_view, self.mask_view = (W.Image(format='png', layout=W.Layout(width=f'{size}px')) for _ in range(4))
+        self.show_mask = W.ToggleButton(False, description='object mask', tooltip="the selected token's object: its map at the objects preset's τ (Maps.select)")
         self.dendro, self.legend, self.status = W.Image(format='png'), W.HTML(), W.HTML()
         try:
             from ipyevents import Event
@@ -134,16 +135,19 @@ class Explorer(W.VBox):
         except ImportError: self.events = None  # no click events here: the row and column sliders choose the patch
         self.objective.observe(self._on_objective, 'value')
         self.block.observe(lambda _: self._refresh(), 'value')
-        for s in (self.row, self.col): s.observe(lambda _: self._refresh(cut=False), 'value')
+        for s in (self.row, self.col, self.show_mask): s.observe(lambda _: self._refresh(cut=False), 'value')
         for s in (self.mode, self.zeta, self.k): s.observe(lambda _: self._refresh(token=False), 'value')
         cap = lambda t: W.HTML(f'<b>{t}</b>')
+        self.mask_box = W.VBox([cap('its object (τ: objects preset)'), self.mask_view], layout=W.Layout(display='none'))
         super().__init__([W.HBox([self.objective, self.block]), self.status,
                           W.HBox([W.VBox([cap('click a patch'), self.picker, self.row, self.col]),
-                                  W.VBox([cap("that token's map"), self.map_view])]),
+                                  W.VBox([cap("that token's map"), self.map_view, self.show_mask]),
+                                  self.mask_box]),
                           W.HBox([self.mode, self.zeta, self.k]),
                           W.HBox([W.VBox([cap('segments'), self.seg_view, self.legend]), W.VBox([cap('dendrogram'), self.dendro])])])
         for wdg, name in [(self, 'explorer'), (self.picker, 'picker'), (self.map_view, 'map'), (self.seg_view, 'segments'),
-                          (self.dendro, 'dendrogram'), (self.status, 'status'), (self.block, 'block'), (self.zeta, 'zeta'), (self.k, 'k')]:
+                          (self.dendro, 'dendrogram'), (self.status, 'status'), (self.block, 'block'), (self.zeta, 'zeta'), (self.k, 'k'),
+                          (self.mask_view, 'mask'), (self.show_mask, 'mask-toggle')]:
             wdg.add_class(f'ultra-{name}')  # handles for a browser test
         self._refresh()
 
@@ -178,7 +182,10 @@ def _fit_grid(self:Explorer, m):
     self._hold = True
     self.row.max, self.col.max, self.k.max = h - 1, w - 1, min(self.k.max, h * w)
     self.row.value, self.col.value = h // 2, w // 2
-    if not self._cut_given: self.zeta.value = m.segment().cut['zeta']
+    if not self._cut_given:  # the api's cut, shown as a height on the ζ slider (an automatic cut: midway in its step)
+        s = m.segment()
+        z = s.cut['zeta'] if 'zeta' in s.cut else cut_height(s.linkage[0], len(np.unique(s.token_clusters[0])))
+        self.zeta.min, self.zeta.value = min(self.zeta.min, z), z
     self._hold = False
 
 def _refresh(self:Explorer, token=True, cut=True):
@@ -204,6 +211,11 @@ def _draw_token(self:Explorer, m):
     rgb = m.rgb(0)
     self.picker.value = png(outline(enlarge(rgb, self.scale), self.grid, (r, c)))
     self.map_view.value = png(outline(enlarge(heat(rgb, self.token_map), self.scale), self.grid, (r, c), lines=False))
+    self.mask_box.layout.display = None if self.show_mask.value else 'none'
+    if self.show_mask.value:  # the api's object selection, drawn at the shown size: outside the object dimmed
+        mask = m.select(token=self.token).masks[0]
+        self.mask = np.asarray(PILImage.fromarray(mask.astype(np.uint8)).resize(rgb.shape[1::-1], PILImage.NEAREST), bool)
+        self.mask_view.value = png(outline(enlarge(rgb * (0.25 + 0.75 * self.mask[..., None]), self.scale), self.grid, (r, c), lines=False))
 
 def _draw_cut(self:Explorer, m):
     by_k = self.mode.value == 'k'

@@ -85,6 +85,7 @@ def check_method_cut(m:Method, k=None, zeta=None, n_tokens:int|None=None):
         if k is not None or zeta is not None: raise ValueError(f"{m.name} has no cut (it gives one segment per head): leave k and zeta out")
         return
     if zeta is not None and 'zeta' not in m.cuts: raise ValueError(f"{m.name} is cut by a cluster count: pass k, not zeta")
+    if k == 'auto' and not {'zeta', 'auto'} & set(m.cuts): raise ValueError(f"{m.name} has no automatic cut: pass k as a whole number")
     if k is None and zeta is None:
         if 'auto' in m.cuts: return
         raise ValueError(f"{m.name} needs a cut: pass " + " or ".join(c for c in m.cuts))
@@ -155,8 +156,8 @@ def spectral_segments(X:torch.Tensor, # (P, d) patch features of one image
 
 @register('spectral_features', 'features', cuts=('k', 'auto'))
 def spectral_features(mat, size, k=None, zeta=None):
-    "Normalized-cut spectral clustering of the patch features (k at the eigengap when not given)."
-    return labels_to_pixels(spectral_segments(mat.source('features'), k), mat.grid, size).numpy()
+    "Normalized-cut spectral clustering of the patch features (k at the eigengap when not given or 'auto')."
+    return labels_to_pixels(spectral_segments(mat.source('features'), None if k == 'auto' else k), mat.grid, size).numpy()
 
 # %% ../nbs/02a_methods.ipynb #cd8da87b
 def image_score(pred:np.ndarray, gt:np.ndarray, # (H, W) segment ids and class labels of one image

@@ -22,7 +22,8 @@ class Preset:
     split: str # the selection split the choice was made on
     source: str # the command that chose it
     date: str # when
-    zeta: float|None = None # the dendrogram cut (vision)
+    zeta: float|None = None # the dendrogram cut as a distance (vision) ...
+    k: int|str|None = None # ... or as a cluster count, 'auto': chosen per image (`cluster.auto_k`)
     tau: float|None = None # the object-selection threshold (vision)
     sinks: str|None = None # 'excluded' or 'kept' from λ (text)
     foreground: str|None = None # the object-discovery rule (vision; see `objects.FG_RULES`)
@@ -36,7 +37,7 @@ class Preset:
     def describe(self, n_blocks:int|None=None) -> str:
         "One line for users: what is used and who chose it."
         b = self.block if n_blocks is None else self.block_for(n_blocks)
-        cut = f", ζ {self.zeta}" if self.zeta is not None else ''
+        cut = f", ζ {self.zeta}" if self.zeta is not None else f", k {self.k}" if self.k is not None else ''
         return (f"block {b}{'' if n_blocks is None else f' of {n_blocks}'}, objective {self.objective}{cut} "
                 f"(preset '{self.kind}/{self.domain}': chosen by {self.source} on {self.split}, {self.date})")
 
@@ -74,3 +75,9 @@ def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)
 _OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-11-30',
                 split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 16 + 16 images, blocks 7 and 9 on 8 + 8')
 PRESETS.append(Preset('vision', 'objects', block=9, n_blocks=12, objective='sum', zeta=0.9, tau=0.1, foreground='seed', fg_tau=0.15, **_OBJECTS))
+
+# %% ../nbs/07_presets.ipynb #c004op
+_PHOTOS = dict(backbone='deit_tiny_patch16_224', source='python bench/auto_cut.py select', date='2026-11-30',
+               split='CamVid-train, Weizmann-horse tune and DAVIS-2016 tune, seeded subsets (numpy default_rng(0)): 12 + 12 + 12 images at block 7, '
+                     '6 + 6 + 6 of them at block 9; rule, k range and block by mean per-image U.mIoU')
+PRESETS.insert(0, Preset('vision', 'photos', block=7, n_blocks=12, objective='sum', k='auto', **_PHOTOS))  # first: the row used when no domain is named
