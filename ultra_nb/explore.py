@@ -109,10 +109,10 @@ class Explorer(W.VBox):
         if isinstance(image, (list, tuple)) or (torch.is_tensor(image) and image.dim() == 4 and len(image) != 1):
             raise ValueError("explore shows one image: pass one file, PIL image, array or a (1, 3, H, W) tensor")
         if w is not None and not isinstance(w, UltraW): w = UltraW.load(w)
-        objs = dict(sum='sum', energy='energy', **({'ULTra_W': w} if w is not None else {}))
+        objs = dict(sum='sum', energy='energy', **({'w': w} if w is not None else {}))
         if objective not in objs: raise ValueError(
-            f"objective {objective!r} is not offered: use one of {list(objs)} (pass w= a trained UltraW or its file to offer 'ULTra_W')")
-        self.ultra = {n: ULTra(model, block=None if n == 'ULTra_W' else block, objective=o, **kw) for n, o in objs.items()}
+            f"objective {objective!r} is not offered: use one of {list(objs)} (pass w= a trained UltraW or its file to offer 'w' (ULTra_W))")
+        self.ultra = {n: ULTra(model, block=None if n == 'w' else block, objective=o, **kw) for n, o in objs.items()}
         if k is not None:
             fam = self.ultra[objective].fam; as_images(image, fam); check_cut(k, None, fam.grid[0] * fam.grid[1])
         self.image, self.size, self.grid, self.cache, self._up_key, self._hold = image, size, None, {}, None, False
@@ -229,10 +229,10 @@ def _draw_cut(self:Explorer, m):
     self.legend.value = legend_html(self.labels, tc)
 
 def _on_objective(self:Explorer, change):
-    w = change['new'] == 'ULTra_W'
+    w = change['new'] == 'w'
     if w:  # a W is trained for one block: go there
         self._hold = True
-        self.block.value = self.ultra['ULTra_W'].block
+        self.block.value = self.ultra['w'].block
         self._hold = False
     self.block.disabled = w
     self._refresh()
@@ -242,8 +242,8 @@ for f in (_maps, _fit_grid, _refresh, _draw_token, _draw_cut, _on_objective): se
 def explore(model, # a supported vision Transformer, in eval mode
             image, # an image file, PIL image, (H, W, 3) array or normalised (1, 3, H, W) tensor
             block:int|None=None, # the block shown first; None: the api's preset
-            objective:str='sum', # the objective shown first: 'sum', 'energy' or 'ULTra_W'
-            w=None, # a trained `UltraW` (or its file), offered as the objective 'ULTra_W'
+            objective:str='sum', # the objective shown first: 'sum', 'energy' or 'w'
+            w=None, # a trained `UltraW` (or its file), offered as the objective 'w'
             k:int|None=None, zeta:float|None=None, # the first cut (cluster count or distance); neither: the preset's ζ
             size:int=256, # display width of each image, in pixels
             **kw # passed to `ULTra` (device, domain, cache, budget_mb, verbose)
