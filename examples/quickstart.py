@@ -7,7 +7,9 @@ Image: IMAGE, else a VOC image from ../shared, else scikit-image's `chelsea` cat
 """
 import argparse, time
 import torch
-from ultra_nb.hooks import shared_dir, load_timm, load_image
+from ultra_nb.material import shared_dir
+from ultra_nb.models import load_timm
+from ultra_nb.inputs import load_image
 from ultra_nb.maps import ultra_maps, denormalize, show_token_maps
 
 def main():
