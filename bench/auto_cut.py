@@ -100,7 +100,7 @@ def stage_maps(args):
         per = [sets.ids(name, n) for name in SEL_SETS]
         return [(name, q[j], b) for j in range(n) for name, q in zip(SEL_SETS, per)]
     todo = sel(BLOCKS[0], N_SEL) + sel(BLOCKS[1], N_BOTH)  # block 9 on a seeded subset of N_BOTH of them first (the same seed's first N_BOTH)
-    todo += sel(BLOCKS[1], N_SEL) if args.select_only else report_order(sets, args.first_block)
+    todo += sel(BLOCKS[1], N_SEL) if args.select_only else report_order(sets, args.first_block, tuple(args.report_sets))
     for name, i, b in todo:
         if sets.has(name, i, b): continue
         sets.maps(name, i, b); n += 1
@@ -225,6 +225,7 @@ def stage_report(args):
          f"DeiT-tiny (real weights), ULTra_S maps of all 196 patch tokens, one 224x224 view per image; predictions at each label's size. "
          f"The auto cut (`cluster.auto_k`: the cluster count in k_min..k_max whose cut lies in the widest step of the dendrogram) and its block "
          f"were chosen by `python bench/auto_cut.py select` on {' + '.join(f'{n} {k}' for k, n in sel['sizes'].items())} images "
+         f"(block 9 also on {' + '.join(str(n) for n in sel['sizes_both'].values())} of them) "
          f"(seeded subsets, numpy default_rng({sel['seed']}); never a report image): **{ch['name']}**, mean per-image U.mIoU over the three sets "
          f"{ch['mean']:.1f} ({', '.join(f'{k} {v:.1f}' for k, v in ch['per_set'].items())}). The presets: street ζ 0.6 at block 7 "
          '(`bench/results/selection.md`), objects ζ 0.9 at block 9 (`bench/results/objects.md`).', '',
@@ -252,6 +253,7 @@ if __name__ == '__main__':
     ap.add_argument('stage', choices=('maps', 'select', 'report'))
     ap.add_argument('--select-only', action='store_true', help='maps: only the selection sets')
     ap.add_argument('--first-block', type=int, default=BLOCKS[0], choices=BLOCKS, help='maps: the report sets at this block first (the chosen one)')
+    ap.add_argument('--report-sets', nargs='+', default=list(REPORT_SETS), choices=REPORT_SETS, help='maps: only these report sets')
     ap.add_argument('--top', type=int, default=20, help='select: print this many best rows')
     args = ap.parse_args()
     {'maps': stage_maps, 'select': stage_select, 'report': stage_report}[args.stage](args)
