@@ -6,13 +6,13 @@
 from __future__ import annotations
 from dataclasses import dataclass, field
 import numpy as np, torch, torch.nn.functional as F
-from .cluster import token_linkage, cluster_tokens, check_cut, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels, head_segments
+from .cluster import minmax, token_linkage, cluster_tokens, check_cut, segment_from_clusters, patch_vectors, kmeans, labels_to_pixels, head_segments
 from .evaluate import SegScore, hungarian, tp_fp_fn
 
 # %% auto #0
 __all__ = ['VECTOR_KINDS', 'METHODS', 'Material', 'image_material', 'Method', 'register', 'get_method', 'check_method_cut',
            'segment', 'cluster_maps', 'kmeans_features', 'crate_heads', 'feature_affinity', 'laplacian_spectrum',
-           'eigengap_k', 'spectral_segments', 'spectral_features', 'image_score', 'pooled_miou']
+           'eigengap_k', 'spectral_segments', 'spectral_features', 'kmeans_maps', 'image_score', 'pooled_miou']
 
 # %% ../nbs/02a_methods.ipynb #9da11ad3
 VECTOR_KINDS = ('features', 'attention', 'rollout', 'cls_heads')  # what `patch_vectors` gives, one per patch
@@ -158,6 +158,14 @@ def spectral_segments(X:torch.Tensor, # (P, d) patch features of one image
 def spectral_features(mat, size, k=None, zeta=None):
     "Normalized-cut spectral clustering of the patch features (k at the eigengap when not given or 'auto')."
     return labels_to_pixels(spectral_segments(mat.source('features'), None if k == 'auto' else k), mat.grid, size).numpy()
+
+# %% ../nbs/02a_methods.ipynb #cd5bade6
+@register('kmeans_maps', 'maps', cuts=('k',), objective='sum')
+def kmeans_maps(mat, size, k=None, zeta=None):
+    "k-means (k-means++ seeding, seed 0) of the min-max scaled, unit-length ULTra_S maps, then eq. 6–7."
+    m = mat.maps.flatten(1).double()
+    lab = kmeans(F.normalize(minmax(m), dim=1), k)
+    return segment_from_clusters(mat.maps, lab, size=size).numpy()
 
 # %% ../nbs/02a_methods.ipynb #cd8da87b
 def image_score(pred:np.ndarray, gt:np.ndarray, # (H, W) segment ids and class labels of one image
