@@ -30,8 +30,7 @@ def child(arch, n_tokens, budget):
     model = timm.create_model(arch, pretrained=False, img_size=SIZE).eval()
     x = torch.randn(1, 3, SIZE, SIZE)
     N, D = model.patch_embed.num_patches + model.num_prefix_tokens, model.embed_dim
-    plan = pass_plan(N, D, model.blocks[-1].attn.num_heads, n_tokens, budget)  # the engine's own estimate, from shapes only
-    chunk, per_target = plan['per_pass'], plan['per_target_mb'] * 2 ** 20
+    plan = pass_plan(N, D, model.blocks[-1].attn.num_heads, n_tokens, budget, blocks=len(model.blocks))  # the engine's own plan, from shapes only
     tokens = model.num_prefix_tokens + torch.linspace(0, N - model.num_prefix_tokens - 1, n_tokens).round().long()
     with open('/proc/self/clear_refs', 'w') as f: f.write('5')  # reset VmHWM to the current RSS
     before = status_mb('VmRSS')
@@ -39,8 +38,8 @@ def child(arch, n_tokens, budget):
     maps = ultra_maps(model, x, tokens=tokens, size=None, budget_mb=budget)
     secs = time.perf_counter() - t
     print(json.dumps(dict(model=arch, image=f'{SIZE}x{SIZE}', tokens_in_sequence=N, targets=n_tokens, budget_mb=budget,
-                          est_mb_per_target=round(per_target / 2 ** 20), chunk=chunk, chunks=-(-n_tokens // chunk),
-                          rss_before_mb=round(before), peak_growth_mb=round(status_mb('VmHWM') - before),
+                          chunk=plan['per_pass'], passes=plan['passes'], reruns_per_block=plan['reruns'], rss_before_mb=round(before),
+                          est_peak_mb=round(plan['peak_mb']), peak_growth_mb=round(status_mb('VmHWM') - before),
                           seconds=round(secs, 1), s_per_target=round(secs / n_tokens, 2), maps=list(maps.shape))))
 
 def main(budget):
@@ -54,12 +53,13 @@ def main(budget):
              f"timm models with random weights, one random 448x448 image, last block, objective 'sum', default `budget_mb={budget:g}` "
              "of `ultra_maps`, CPU, float32. Each row is a fresh process; `peak_growth_mb` = VmHWM - VmRSS around the one call, "
              "forward pass included (high-water mark reset just before it), measured for `targets` tokens spread over the grid: nothing "
-             "extrapolated. `est_mb_per_target` is the engine's own estimate of what one target adds to the backward pass through one block "
-             "(the engine holds one block's graph at a time); with one block's rerun held once, it sets the `chunk` of targets per batched pass (1 to 64).", '',
+             "extrapolated. `chunk`, `passes`, `reruns_per_block` and `est_peak_mb` are the engine's own plan (`pass_plan`, from shapes only): targets per "
+             "batched backward pass (1 to 64; one target gets a plain backward), passes, how often each block is rerun (one group of targets per rerun), "
+             "and the peak it expects.", '',
              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head), *('| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows), '',
              'Whether the peak stays within the budget: ' + '; '.join(
                  f"{r['model']}: peak growth {r['peak_growth_mb']} MB vs budget {budget:g} MB "
-                 f"({'within' if r['peak_growth_mb'] <= budget else 'over'}, chunk {r['chunk']})" for r in rows) + '.']
+                 f"({'within' if r['peak_growth_mb'] <= budget else 'over'}, chunk {r['chunk']}, estimated {r['est_peak_mb']} MB)" for r in rows) + '.']
     (ROOT / 'bench/results/memory.md').write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
 

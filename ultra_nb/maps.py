@@ -65,19 +65,30 @@ def precomputed_activation_grads(model):
         for m in acts: del m.forward
 
 # %% ../nbs/01_maps.ipynb #46d50873
-MAX_CHUNK = 64  # more targets per pass gain nothing, and on a CPU lose to cache misses
+MAX_CHUNK = 64  # more targets per batched pass gain nothing, and on a CPU lose to cache misses
 
-def _chunk(attn, # one block's attention (B, H, N, N), or a meta tensor of that shape
-           tokens, # its tokens (B, N, D)
-           budget_mb:float) -> tuple: # (targets per batched pass, estimated bytes per target)
-    "Targets per pass within the budget: one block's rerun is held once (attention, logits, activations); each target adds attention and softmax grads, their product with A, activations."
+def _plan(attn, # one block's attention (B, H, N, N), or a meta tensor of that shape
+          tokens, # its tokens (B, N, D)
+          n_targets:int, # tokens to explain
+          n_blocks:int, # blocks recorded (their inputs are held while the rows are computed)
+          budget_mb:float) -> dict: # chunk, group, and the estimated bytes: peak, per batched target
+    "Targets per batched VJP (`chunk`) and per rerun of a block (`group`) within the budget, and the peak memory they are estimated to take."
     B, N, D = tokens.shape
-    e, a = tokens.element_size() * B, attn[0].numel()
-    per, fixed = e * (4 * a + 24 * N * D), e * (3 * a + 24 * N * D)
-    if per + fixed > budget_mb * 2 ** 20: warnings.warn(
-        f"one target at this input size may need up to {(per + fixed) / 2 ** 20:.0f} MB (one block's attention and its backward), more than "
+    e, a, nd, budget = tokens.element_size() * B, attn[0].numel(), N * D, budget_mb * 2 ** 20
+    held = e * n_blocks * nd  # the recorded block inputs
+    lone = held + e * (3 * a + 72 * nd)  # one target alone: the block's attention, its gradient and the softmax input's; activations and the heap they leave
+    base, per = held + e * (3 * a + 24 * nd), e * (4 * a + 24 * nd)  # batched: the block's rerun, and each target of the pass
+    carry = e * 2 * nd  # each target of a group: its cotangent into and out of the block
+    chunk = max(1, min(MAX_CHUNK, n_targets, int((budget - base) // (per + carry))))
+    work = lone if chunk == 1 else base + chunk * per
+    group = max(chunk, min(n_targets, int(max(budget - work, budget / 8) // carry)))  # over the budget anyway: fewer reruns leave less heap
+    group = -(-n_targets // -(-n_targets // group))  # groups of equal size
+    chunk = -(-group // -(-group // chunk))  # chunks of equal size
+    peak = (lone if chunk == 1 else base + chunk * per) + group * carry
+    if peak > budget: warnings.warn(
+        f"one target at this input size may need up to {peak / 2 ** 20:.0f} MB (one block's attention and its backward), more than "
         f"budget_mb={budget_mb:g}: the maps are computed one target at a time, above the budget; pass a larger budget_mb to silence this")
-    return max(1, min(MAX_CHUNK, int((budget_mb * 2 ** 20 - fixed) // per))), per
+    return dict(chunk=chunk, group=group, peak=peak, per=per)
 
 def check_block(block:int, # 0-based block index, or negative from the end
                 n_blocks:int # the model's number of blocks
@@ -98,27 +109,35 @@ def _finite(rows, x):
                      ": pass a normalised input (images about -3..3, e.g. from `load_image`)")
 
 
+def _vjp(y, ins, cot, retain:bool):
+    "∂(c·y)/∂ins for each cotangent c in `cot` (T, ...): batched under vmap, or one plain backward for a lone cotangent (vmap would copy the block's attention for it)."
+    if len(cot) == 1: return [g[None] for g in torch.autograd.grad(y, ins, cot[0], retain_graph=retain)]
+    return torch.func.vmap(lambda c: torch.autograd.grad(y, ins, c, retain_graph=retain))(cot)
+
 def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
     "ULTra rows (B, T, N) of `targets` from the recorded pass `rp`, walking down from `block` to block `lo`; see `ultra_rows`."
-    out, chunk, done = [], None, 0
+    out, plan, done = [], None, 0
     while done < len(targets):
         h, _, z, a = rp.run(block)
-        fz = f(z)
-        B, N = fz.shape
-        chunk = chunk or _chunk(a, z, budget_mb)[0]
-        t = targets[done:done + chunk]
+        y = f(z)
+        B, N = y.shape
+        plan = plan or _plan(a, z, len(targets), block + 1, budget_mb)
+        t, step = targets[done:done + plan['group']], plan['chunk']
         done += len(t)
-        seeds = torch.zeros(len(t), B, N, dtype=fz.dtype, device=fz.device)
-        seeds[torch.arange(len(t)), :, t] = 1
-        v, y, cot = seeds, fz, seeds
+        cot = torch.zeros(len(t), B, N, dtype=y.dtype, device=y.device)
+        cot[torch.arange(len(t)), :, t] = 1
+        v = cot.clone()
         for b in range(block, lo - 1, -1):
             if b < block: h, y, _, a = rp.run(b)
-            ins = (a, h) if b > lo else (a,)
-            g = torch.func.vmap(lambda c: torch.autograd.grad(y, ins, c))(cot)  # this block's graph is freed here
-            c = g[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (T, B, N, N)
-            v = v + torch.einsum('tbn,tbnm->tbm', v, c)
-            cot = g[-1]  # ∂f/∂(this block's input): the cotangent of the block below's output
-            del g, c, a, h, y, ins  # before the next block is rerun: one block's tensors alive at a time
+            ins, below = ((a, h) if b > lo else (a,)), []
+            for s in range(0, len(t), step):  # the group's chunks share the block's graph, freed after the last one
+                g = _vjp(y, ins, cot[s:s + step], retain=s + step < len(t))
+                c = g[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (chunk, B, N, N)
+                v[s:s + step] += torch.einsum('tbn,tbnm->tbm', v[s:s + step], c)
+                if b > lo: below.append(g[-1])  # ∂f/∂(this block's input): the cotangent of the block below's output
+                del g, c
+            cot = torch.cat(below) if below else None
+            del below, a, h, y, ins  # before the next block is rerun: one block's tensors alive at a time
         out.append(v.transpose(0, 1))
     return torch.cat(out, 1)
 
@@ -126,13 +145,18 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
 def pass_plan(n_tokens:int, # sequence length N
               dim:int, heads:int, # the model's token width D and attention heads H
               n_targets:int, # tokens to explain
-              budget_mb:float=1024, dtype=torch.float32, batch:int=1) -> dict:
-    "How `ultra_rows` will batch the work, from the same chunk rule, before any of it runs: targets per pass, passes, and an upper bound of one pass's memory."
+              budget_mb:float=1024, dtype=torch.float32, batch:int=1,
+              blocks:int=12 # blocks walked, from the target block down (their inputs are held)
+             ) -> dict:
+    "How `ultra_rows` will batch the work, from the same plan, before any of it runs: targets per batched pass, passes, reruns of each block, and the estimated peak memory."
     meta = lambda *s: torch.empty(*s, device='meta', dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
-        chunk, per = _chunk(meta(batch, heads, n_tokens, n_tokens), meta(batch, n_tokens, dim), budget_mb)
-    return dict(per_pass=chunk, passes=math.ceil(n_targets / chunk), peak_mb=(min(chunk, n_targets) + 1) * per / 2 ** 20, per_target_mb=per / 2 ** 20)
+        p = _plan(meta(batch, heads, n_tokens, n_tokens), meta(batch, n_tokens, dim), n_targets, blocks, budget_mb)
+    g, c = p['group'], p['chunk']
+    sizes = [g] * (n_targets // g) + ([n_targets % g] if n_targets % g else [])
+    return dict(per_pass=c, passes=sum(math.ceil(s / c) for s in sizes), reruns=len(sizes),
+                peak_mb=p['peak'] / 2 ** 20, per_target_mb=p['per'] / 2 ** 20)
 
 # %% ../nbs/01_maps.ipynb #ec3639ec
 def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causal LM
