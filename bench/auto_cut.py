@@ -22,8 +22,8 @@ import selection as S
 import objects as O
 from ultra_nb.cluster import token_linkage, cluster_tokens, segment_from_clusters, auto_k
 from ultra_nb.methods import image_score, image_material, segment
-from ultra_nb.hooks import load_image
-from ultra_nb.hooks import shared_dir
+from ultra_nb.inputs import load_image
+from ultra_nb.material import shared_dir
 
 ROOT = Path(__file__).resolve().parents[1]
 SEED, N_SEL, N_BOTH = 0, 12, 6  # selection images per set; of these, the first N_BOTH get maps of both blocks before the report's
