@@ -11,7 +11,7 @@ import torch
 from ultra_nb.material import shared_dir
 from ultra_nb.models import load_timm
 from ultra_nb.inputs import load_image
-from ultra_nb.hooks import capture
+from ultra_nb.hooks import family_of
 from ultra_nb.maps import ultra_rows, ultra_rows_reference, pass_plan, rows_to_maps, denormalize, show_token_maps, tile_maps
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -121,14 +121,14 @@ def main(ref_tokens, budget, reps, quiet, wait_s):
 
 def figures(model, x, rows):
     import matplotlib; matplotlib.use('Agg')
-    with capture(model) as cap: cap.fam.check_input(x)
-    maps = rows_to_maps(rows, torch.arange(1, 197), 1, cap.grid, (224, 224))[0]
+    fam = family_of(model); grid = fam.grid_of(fam.check_input(x))
+    maps = rows_to_maps(rows, torch.arange(1, 197), 1, grid, (224, 224))[0]
     rgb = denormalize(x[0])
     chosen = [3 * 14 + 6, 7 * 14 + 7, 10 * 14 + 3, 12 * 14 + 11]
-    show_token_maps(rgb, maps[chosen], chosen, cap.grid).savefig(ROOT / 'nbs/images/deit_token_maps.png', dpi=90)
+    show_token_maps(rgb, maps[chosen], chosen, grid).savefig(ROOT / 'nbs/images/deit_token_maps.png', dpi=90)
     import matplotlib.pyplot as plt
     fig, ax = plt.subplots(figsize=(8, 8))
-    ax.imshow(tile_maps(rows_to_maps(rows, torch.arange(1, 197), 1, cap.grid)[0], cap.grid), cmap='jet'); ax.axis('off')
+    ax.imshow(tile_maps(rows_to_maps(rows, torch.arange(1, 197), 1, grid)[0], grid), cmap='jet'); ax.axis('off')
     ax.set_title('all 196 token maps of DeiT-tiny, each in its patch position (min-max scaled)', fontsize=9)
     fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/deit_all_token_maps.png', dpi=80)
 

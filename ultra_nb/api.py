@@ -155,7 +155,7 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
         f"this ULTra_W was trained for block {self.block}, not {s.block}: leave block out, or train a W for block {s.block}")
     if self.from_preset and s.block == self.block: self._say(f"{self.preset.describe(self.n_blocks)}")
     x, sizes = as_images(x, self.fam, self.device, self.max_pixels)
-    grid, p = self.fam.grid, self.fam.prefix
+    grid, p = self.fam.grid_of(x), self.fam.prefix
     t = torch.arange(grid[0] * grid[1]) if tokens is None else _check_tokens(tokens, grid[0] * grid[1])
     objective = self.w if self.w is not None else s.objective
     def compute():

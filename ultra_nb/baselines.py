@@ -82,7 +82,7 @@ def explain(model, # a timm ViT classifier (TokenTM needs timm blocks; the other
     try:
         with capture(model) as cap:
             tr = cap(x)
-            p, grid = cap.prefix, cap.grid
+            p, grid = cap.prefix, tr.grid
     finally:
         if rec: rec.remove()
     logits = tr.output
@@ -109,8 +109,8 @@ def explain(model, # a timm ViT classifier (TokenTM needs timm blocks; the other
 def head_maps(model, x:torch.Tensor, block:int=-1) -> torch.Tensor:
     "(B, H, h, w) the CLS token's attention to the patches in every head of `block`."
     with capture(model) as cap, torch.no_grad():
-        a = cap(x, upto=block).attns[-1]
-        return a[:, :, 0, cap.prefix:].detach().reshape(*a.shape[:2], *cap.grid)
+        tr = cap(x, upto=block); a = tr.attns[-1]
+        return a[:, :, 0, cap.prefix:].detach().reshape(*a.shape[:2], *tr.grid)
 
 def top_mass_mask(m:torch.Tensor, # (..., h, w) non-negative maps
                   mass:float=0.6) -> torch.Tensor:

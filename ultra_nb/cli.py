@@ -318,7 +318,7 @@ def cmd_eval(a):
     def seg(rgb):  # ULTra through the front door; a registered baseline on the same backbone's patch vectors
         if a.method == 'ULTra': return u.maps(rgb).segment(k, zeta).labels_at(0).numpy()
         x, _ = as_images(rgb, u.fam, u.device, u.max_pixels)
-        mat = image_material(u.model, x, block=-1 if a.block is None else a.block, grid=u.fam.grid)
+        mat = image_material(u.model, x, block=-1 if a.block is None else a.block, grid=u.fam.grid_of(x))
         return segment(a.method, mat, rgb.shape[:2], k=k, zeta=zeta)
     try: score, main = _check(evaluate, ds, seg, progress=True, skip_bad=a.on_bad == 'skip'), is_main()
     finally:  # leave the group before exiting: a rank that exits with gloo's threads alive can abort at teardown

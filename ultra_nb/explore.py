@@ -114,7 +114,7 @@ class Explorer(W.VBox):
             f"objective {objective!r} is not offered: use one of {list(objs)} (pass w= a trained UltraW or its file to offer 'w' (ULTra_W))")
         self.ultra = {n: ULTra(model, block=None if n == 'w' else block, objective=o, **kw) for n, o in objs.items()}
         if k is not None:
-            fam = self.ultra[objective].fam; as_images(image, fam); check_cut(k, None, fam.grid[0] * fam.grid[1])
+            fam = self.ultra[objective].fam; g = fam.grid_of(as_images(image, fam)[0]); check_cut(k, None, g[0] * g[1])
         self.image, self.size, self.grid, self.cache, self._up_key, self._hold = image, size, None, {}, None, False
         self._cut_given = k is not None or zeta is not None
         self.objective = W.Dropdown(options=list(objs), value=objective, description='objective')

@@ -19,6 +19,7 @@ class Trace:
     tokens: list  # per block, (B, N, D) output of the block (the paper's z^{b+2})
     attns: list   # per block, (B, H, N, N) attention probabilities, in the autograd graph
     output: object = None  # the model's own output, or None when the pass stopped early
+    grid: tuple|None = None  # (h, w) patch grid of the traced images (None for text)
 
 # %% ../nbs/00_hooks.ipynb #135d81de
 IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
@@ -28,7 +29,7 @@ class Family:
     supports = ''  # what the family covers, in a few words, for error messages and the support matrix
     source = ''  # where the models come from ('timm', 'open_clip', ...), for the support matrix
     kind = 'vision'  # 'vision' or 'text'
-    prefix, grid = 0, None  # prefix tokens before the patch grid; (h, w) grid of the last checked input
+    prefix = 0  # prefix tokens before the patch grid
     input_size, patch_size = None, None  # (H, W) the model expects (None: any multiple of the patch); (ph, pw)
     mean, std = IMAGENET_MEAN, IMAGENET_STD
     def __init__(self, model): self.model, self._patched = model, []
@@ -69,8 +70,12 @@ class Family:
             f"a {h}x{w} image does not fit {self.name}, which takes "
             + (f"{tuple(size)} images" if size else f"images whose sides are multiples of its {ph}x{pw} patches")
             + f": resize it first, e.g. `fit_image(x, {tuple(size) if size else (h // ph * ph, w // pw * pw)})`")
-        self.grid = (h // ph, w // pw)
         return x
+    def grid_of(self, x) -> tuple|None:
+        "The (h, w) patch grid of a checked image batch `x` (None for text): returned, never kept on the adapter."
+        if self.kind != 'vision': return None
+        (h, w), (ph, pw) = x.shape[-2:], self.patch_size
+        return (h // ph, w // pw)
     def unsupported(self, why:str):
         "Raise the one-sentence `TypeError` for a model this family recognises but cannot explain."
         m = type(self.model)
@@ -152,12 +157,13 @@ def _traced(fam: Family, x, upto=None, **kw) -> Trace:
         hooks.append(blk.register_forward_hook(on_block(i)))
     output = None
     try:
-        with torch.enable_grad(): output = fam.run(fam.check_input(x), **kw)
+        x = fam.check_input(x)
+        with torch.enable_grad(): output = fam.run(x, **kw)
     except _Stop: pass
     finally:
         for h in hooks: h.remove()
     if len(tokens) != last + 1: raise RuntimeError(f"expected {last + 1} block outputs, recorded {len(tokens)}")
-    return Trace(tokens, attns, output)
+    return Trace(tokens, attns, output, fam.grid_of(x) if torch.is_tensor(x) else None)
 
 # %% ../nbs/00_hooks.ipynb #4012974e
 def _check_finite(x):
@@ -190,8 +196,6 @@ class capture:
         return _recorded(self.fam, x, upto, **kw)  # the same explicit attention as the reruns: identical block inputs
     @property
     def prefix(self): return self.fam.prefix
-    @property
-    def grid(self): return self.fam.grid
 
 # %% ../nbs/00_hooks.ipynb #f45c17dc
 class Replay:

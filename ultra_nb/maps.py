@@ -242,7 +242,7 @@ def ultra_maps(model, x, tokens=None, block:int=-1, objective_=None, normalize:b
                mode:str='bicubic', budget_mb:float=1024, **kw) -> torch.Tensor:
     "ULTra maps (B, T, H, W) of the target tokens (default: every patch token); flat (B, T, N) for text."
     fam, grid = family_of(model), None
-    if torch.is_tensor(x) and fam.kind == 'vision': x = fam.check_input(x); grid = fam.grid
+    if torch.is_tensor(x) and fam.kind == 'vision': x = fam.check_input(x); grid = fam.grid_of(x)
     if tokens is None and grid: tokens = torch.arange(fam.prefix, fam.prefix + math.prod(grid))
     rows = ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, **kw)
     if size == 'input': size = tuple(x.shape[-2:]) if grid else None

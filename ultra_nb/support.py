@@ -34,7 +34,7 @@ def check_family(model, # any model `family_of` accepts, in eval mode
     tokens = torch.linspace(0, N - 1, n_tokens).round().long().unique()
     fast, slow = ultra_rows(model, x, tokens, block), ultra_rows_reference(model, x, tokens, block)
     return dict(output_err=(_first_tensor(tr.output) - ref).abs().max().item(),
-                rows_err=((fast - slow).abs().max() / slow.abs().max()).item(), tokens=N, prefix=fam.prefix, grid=fam.grid)
+                rows_err=((fast - slow).abs().max() / slow.abs().max()).item(), tokens=N, prefix=fam.prefix, grid=tr.grid)
 
 # %% ../nbs/00f_support.ipynb #89175ee7
 OUTPUT_TOL, ROWS_TOL = 1e-5, 1e-4

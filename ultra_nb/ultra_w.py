@@ -126,7 +126,7 @@ def train_w(model, # a frozen ViT: timm or open_clip vision tower
     fam = family_of(model)
     images = images[:n_images]
     fam.check_input(images[:1])
-    pairs = _pairs(segs[:len(images)], fam.grid)
+    pairs = _pairs(segs[:len(images)], fam.grid_of(images[:1]))
     if not pairs: raise ValueError("no image has two or more segments: nothing to perturb, nothing to learn")
     z, g = tokens_at(model, images, block), torch.Generator().manual_seed(seed)
     theta = torch.randn(z.shape[-1] if shared else z.shape[1:], generator=g, dtype=z.dtype).requires_grad_()
@@ -146,7 +146,7 @@ def w_loss(model, w, # an `UltraW`, or θ for `model` at `block`
     "Mean self-consistency loss (eq. 11) of `w` on images it may not have seen: for held-out comparisons."
     if isinstance(w, UltraW): w.check(model, images, block); block, w = w.block, w.theta
     fam = family_of(model); fam.check_input(images[:1])
-    pairs, g = _pairs(segs, fam.grid), torch.Generator().manual_seed(seed)
+    pairs, g = _pairs(segs, fam.grid_of(images[:1])), torch.Generator().manual_seed(seed)
     z = tokens_at(model, images, block)
     chunks = [pairs[i:i + batch_size] for i in range(0, len(pairs), batch_size)]
     with torch.no_grad():
