@@ -358,7 +358,7 @@ def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_toke
     n_ctx = len(tok(text.strip(), add_special_tokens=False)['input_ids'])
     n_sum = len(tok(' ' + summary.strip(), add_special_tokens=False)['input_ids']) if summary else max_new_tokens
     n = n_ctx + n_sum + 8
-    p = pass_plan(n, c.hidden_size, c.num_attention_heads, n_sum, budget_mb, next(model.parameters()).dtype)
+    p = pass_plan(n, c.hidden_size, c.num_attention_heads, n_sum, budget_mb, next(model.parameters()).dtype, blocks=block + 1)
     return (f"summary: {n_ctx} context tokens, {'' if summary else 'up to '}{n_sum} summary tokens, block {block}: "
             f"{p['passes']} pass(es) of {p['per_pass']} target(s) through {block + 1} blocks, memory up to about {p['peak_mb'] / 1024:.1f} GB"), p['peak_mb']
 
