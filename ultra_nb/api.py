@@ -20,7 +20,7 @@ from .ultra_w import UltraW
 from .llm import SEPARATOR, SummaryInput, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness
 
 # %% auto #0
-__all__ = ['as_images', 'say', 'ULTra', 'palette', 'Result', 'Maps', 'Segmentation', 'ObjectMask', 'SummaryExplanation',
+__all__ = ['as_images', 'say', 'ULTra', 'palette', 'Result', 'Maps', 'OfMaps', 'Segmentation', 'ObjectMask', 'SummaryExplanation',
            'explain_summary']
 
 # %% ../nbs/10_api.ipynb #b7228382
@@ -293,17 +293,20 @@ class Maps(Result):
         return cls(g, t, grid, ims, sizes, _settings_of(m), m['model'], tuple(m['mean']), tuple(m['std']), _preset_of(m.get('preset')))
 
 # %% ../nbs/10_api.ipynb #0c561921
+class OfMaps(Result):
+    "A result derived from a `Maps`: its model, settings and preset are the maps'."
+    model = property(lambda self: self.maps.model)
+    settings = property(lambda self: self.maps.settings)
+    preset = property(lambda self: self.maps.preset)
+
 @dataclass(repr=False)
-class Segmentation(Result):
+class Segmentation(OfMaps):
     "Unsupervised segmentations of a batch of images, with the maps and cut that made them."
     maps: Maps
     token_clusters: list # per image, (T,) cluster id of each token
     linkage: list # per image, the scipy linkage matrix of its token maps
     cut: dict # {'k': ...} or {'zeta': ...}
 
-    model = property(lambda self: self.maps.model)
-    settings = property(lambda self: self.maps.settings)
-    preset = property(lambda self: self.maps.preset)
     def _how(self) -> dict: return dict(self.cut)
     @property
     def n_segments(self) -> list: return [len(np.unique(l.numpy())) for l in self.labels]
@@ -385,17 +388,14 @@ Maps.segment = _segment
 from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
 
 @dataclass(repr=False)
-class ObjectMask(Result):
+class ObjectMask(OfMaps):
     "Object masks, one per image at its original size, with the maps and rule that made them."
     maps: Maps
     masks: list # per image, (H, W) bool
     soft: list # per image, (H, W) score in [0, 1] behind the mask (for max F_β), or None
     how: dict # what made them: the token and τ, or the discovery rule
 
-    model = property(lambda self: self.maps.model)
-    settings = property(lambda self: self.maps.settings)
-    preset = property(lambda self: self.maps.preset)
-    def _how(self) -> dict: return {k: v for k, v in self.how.items() if k != 'block'}
+    def _how(self) -> dict: return dict(self.how)
     def __len__(self): return len(self.masks)
     def __repr__(self):
         return f"ObjectMask({len(self)} image(s), object {', '.join(f'{100 * m.mean():.0f}%' for m in self.masks)} of the image; {self._made()})"
@@ -413,7 +413,7 @@ class ObjectMask(Result):
                 (h, w), (H, W) = self.maps.grid, img.shape[:2]
                 r, c = divmod(self.how['token'], w)
                 ax.add_patch(Rectangle((c * W / w, r * H / h), W / w, H / h, fill=False, ec='red', lw=2))
-            ax.set_title(', '.join(f'{k} {v}' for k, v in self.how.items() if k != 'image'), fontsize=8); ax.axis('off')
+            ax.set_title(', '.join([f'{k} {v}' for k, v in self.how.items() if k != 'image'] + [f'block {self.settings.block}']), fontsize=8); ax.axis('off')
         fig.tight_layout()
         return fig
 
@@ -470,7 +470,7 @@ def _select(self:Maps, token:int|None=None, # a patch index (row-major, prefix t
     if t not in have: raise ValueError(f"token {t} has no map here: compute it with .maps(x, tokens=[{t}]) or .maps(x)")
     if tau is None: tau = _objects_preset(self).tau
     m = select_mask(self.grid_maps[i][have.index(t)], tau, self.sizes[i]).cpu().numpy()
-    return ObjectMask(self, [m], [None], dict(token=t, tau=tau, block=self.block, image=i))
+    return ObjectMask(self, [m], [None], dict(token=t, tau=tau, image=i))
 Maps.select = _select
 
 def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the objects preset's
@@ -488,7 +488,7 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
     for g, size in zip(self.grid_maps, self.sizes):
         m, s = foreground_mask(foreground_map(g, rule, tau), rule, tuple(size), tau)
         masks.append(m.cpu().numpy()); soft.append(s.cpu().numpy())
-    return ObjectMask(self, masks, soft, dict(rule=rule, block=self.block) | (dict(tau=tau) if rule in thresholded else {}))
+    return ObjectMask(self, masks, soft, dict(rule=rule) | (dict(tau=tau) if rule in thresholded else {}))
 Maps.foreground = _foreground
 
 # %% ../nbs/10_api.ipynb #2c38e9fe

@@ -163,7 +163,7 @@ def _traced(fam: Family, x, upto=None, **kw) -> Trace:
     finally:
         for h in hooks: h.remove()
     if len(tokens) != last + 1: raise RuntimeError(f"expected {last + 1} block outputs, recorded {len(tokens)}")
-    return Trace(tokens, attns, output, fam.grid_of(x) if torch.is_tensor(x) else None)
+    return Trace(tokens, attns, output, fam.grid_of(x))
 
 # %% ../nbs/00_hooks.ipynb #4012974e
 def _check_finite(x):
