@@ -8,18 +8,13 @@ import argparse, csv, json, os, socket, sys
 import warnings
 from pathlib import Path
 import numpy as np, torch
-from .models import load_timm, load_causal_lm
-from .inputs import image_problem, read_rgb, read_text, writable_folder, MAX_PIXELS
-from .models import check_model_file
-from .inputs import check_device as _device_ok
-from .maps import block_of_layer, check_block
-from .maps import pass_plan
+from .models import load_timm, load_causal_lm, check_model_file, parse_model, describe, load_model
+from .inputs import image_problem, read_rgb, read_text, writable_folder, MAX_PIXELS, check_device as _device_ok
+from .maps import block_of_layer, check_block, pass_plan
 from .settings import BUDGET_MB, TEXT_OBJECTIVES
 from .cluster import check_cut
-from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3
-from .evaluate import LAYOUTS, check_dataset
+from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3, LAYOUTS, check_dataset
 from .ultra_w import UltraW
-from .models import parse_model, describe, load_model
 from .methods import METHODS, get_method, check_method_cut, image_material, segment
 from .api import ULTra, palette, as_images
 
@@ -394,11 +389,7 @@ def cmd_summary(a):
     print(f"ultra-nb: {line}; {'preset text ' if u.from_preset else ''}block {u.block} of {u.n_blocks}, objective {u.objective}")
     e = _check(u.explain, text, a.summary, keep_sinks=a.keep_sinks)
     out.mkdir(parents=True, exist_ok=True)
-    tmp = out / f'.{ctx.stem}.partial'  # written under a temporary stem, then renamed: no half-written result
-    try: paths = [Path(os.replace(p, stem.with_name(stem.name + p.suffix)) or stem.with_name(stem.name + p.suffix))
-                  for s in ('.html', '.png', '.json') for p in e.save(tmp.with_name(tmp.name + s), overwrite=True)]
-    finally:
-        for s in ('.html', '.png', '.json'): tmp.with_name(tmp.name + s).unlink(missing_ok=True)
+    paths = [atomic(stem.with_name(stem.name + s), lambda t: e.save(t, overwrite=True)) for s in ('.html', '.png', '.json')]  # no half-written result
     print(f"summary: {e.summary}\ntop words: {', '.join(w.strip() for w, _ in e.top(10))}\n-> " + ', '.join(map(str, paths)))
 
 # %% ../nbs/12_cli.ipynb #cf2deea2
