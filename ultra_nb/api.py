@@ -605,6 +605,7 @@ def explain_summary(model, # a Hugging Face causal LM loaded with attn_implement
                     separator:str=SEPARATOR, max_new_tokens:int=64, budget_mb:float=BUDGET_MB, verbose:bool=True
                    ) -> SummaryExplanation:
     "The short form of `ULTra(model, tok, block=, objective=).explain(context, summary)`."
-    if family_of(model).kind != 'text': raise TypeError(f"{family_of(model).name} is not a text model: explain images with ULTra(model).maps(x)")
+    fam = family_of(model)
+    if fam.kind != 'text': raise TypeError(f"{fam.name} is not a text model: explain images with ULTra(model).maps(x)")
     return ULTra(model, tok, block=block, objective=objective, budget_mb=budget_mb, verbose=verbose).explain(
         context, summary, keep_sinks=keep_sinks, separator=separator, max_new_tokens=max_new_tokens)
