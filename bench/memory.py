@@ -5,7 +5,8 @@ Each model runs in a fresh process: build the model and a random 448x448 image, 
 the grid with the default `budget_mb`. Reported: peak RSS growth over the resident size before the call (VmHWM - VmRSS),
 the chunk of targets that share one batched backward pass (what the budget sets), the number of chunks run, and the
 seconds measured. Nothing is extrapolated: the peak is that of the subset (with chunks of equal size the peak does not
-grow with the number of chunks). Writes bench/results/memory.md.
+grow with the number of chunks). One more row runs ViT-S/8 with the engine's heap hand-back (glibc `malloc_trim` before each
+pass when the plan is within half of the budget) switched off, to show what it saves. Writes bench/results/memory.md.
 
     flock /tmp/ultra_cpu.lock python bench/memory.py [--budget-mb 1024]
 """
@@ -14,7 +15,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
-RUNS = [('vit_base_patch16_224', 16), ('vit_small_patch8_224', 4)]  # (timm architecture, target tokens measured)
+RUNS = [('vit_base_patch16_224', 16, 1), ('vit_small_patch8_224', 16, 1), ('vit_small_patch8_224', 4, 0)]  # (timm architecture, target tokens measured, heap hand-back on)
 SIZE = 448
 
 def status_mb(key):
@@ -22,10 +23,12 @@ def status_mb(key):
     line = next(l for l in open('/proc/self/status') if l.startswith(key + ':'))
     return int(line.split()[1]) / 1024
 
-def child(arch, n_tokens, budget):
+def child(arch, n_tokens, budget, trim):
     "In a fresh process: peak RSS growth of one `ultra_maps` call on `n_tokens` targets of a 448x448 image."
     import timm
+    import ultra_nb.maps as um
     from ultra_nb.maps import ultra_maps, pass_plan
+    if not trim: um._TRIM = None  # the engine's heap hand-back off
     torch.manual_seed(0)
     model = timm.create_model(arch, pretrained=False, img_size=SIZE).eval()
     x = torch.randn(1, 3, SIZE, SIZE)
@@ -37,15 +40,15 @@ def child(arch, n_tokens, budget):
     t = time.perf_counter()
     maps = ultra_maps(model, x, tokens=tokens, size=None, budget_mb=budget)
     secs = time.perf_counter() - t
-    print(json.dumps(dict(model=arch, image=f'{SIZE}x{SIZE}', tokens_in_sequence=N, targets=n_tokens, budget_mb=budget,
+    print(json.dumps(dict(model=arch, image=f'{SIZE}x{SIZE}', tokens_in_sequence=N, targets=n_tokens, budget_mb=budget, heap_hand_back='on' if trim else 'off',
                           chunk=plan['per_pass'], passes=plan['passes'], reruns_per_block=plan['reruns'], rss_before_mb=round(before),
                           est_peak_mb=round(plan['peak_mb']), peak_growth_mb=round(status_mb('VmHWM') - before),
                           seconds=round(secs, 1), s_per_target=round(secs / n_tokens, 2), maps=list(maps.shape))))
 
 def main(budget):
     rows = []
-    for arch, n in RUNS:
-        out = subprocess.run([sys.executable, __file__, '--child', arch, str(n), str(budget)], capture_output=True, text=True)
+    for arch, n, trim in RUNS:
+        out = subprocess.run([sys.executable, __file__, '--child', arch, str(n), str(budget), str(trim)], capture_output=True, text=True)
         if out.returncode: sys.exit(f"{arch} failed:\n{out.stderr[-2000:]}")
         rows.append(json.loads(out.stdout.strip().splitlines()[-1])); print(rows[-1], flush=True)
     head = list(rows[0])
@@ -58,14 +61,14 @@ def main(budget):
              "and the peak it expects.", '',
              '| ' + ' | '.join(head) + ' |', '|' + '---|' * len(head), *('| ' + ' | '.join(map(str, r.values())) + ' |' for r in rows), '',
              'Whether the peak stays within the budget: ' + '; '.join(
-                 f"{r['model']}: peak growth {r['peak_growth_mb']} MB vs budget {budget:g} MB "
+                 f"{r['model']} (heap hand-back {r['heap_hand_back']}): peak growth {r['peak_growth_mb']} MB vs budget {budget:g} MB "
                  f"({'within' if r['peak_growth_mb'] <= budget else 'over'}, chunk {r['chunk']}, estimated {r['est_peak_mb']} MB)" for r in rows) + '.']
     (ROOT / 'bench/results/memory.md').write_text('\n'.join(lines) + '\n')
     print('\n'.join(lines))
 
 if __name__ == '__main__':
     if len(sys.argv) > 1 and sys.argv[1] == '--child':
-        child(sys.argv[2], int(sys.argv[3]), float(sys.argv[4])); sys.exit()
+        child(sys.argv[2], int(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5])); sys.exit()
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--budget-mb', type=float, default=1024)
     main(p.parse_args().budget_mb)

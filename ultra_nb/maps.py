@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_maps.ipynb #2b11b9ee
 from __future__ import annotations
-import contextlib, math, warnings
+import contextlib, ctypes, math, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
@@ -76,19 +76,26 @@ def _plan(attn, # one block's attention (B, H, N, N), or a meta tensor of that s
     B, N, D = tokens.shape
     e, a, nd, budget = tokens.element_size() * B, attn[0].numel(), N * D, budget_mb * 2 ** 20
     held = e * n_blocks * nd  # the recorded block inputs
-    lone = held + e * (3 * a + 72 * nd)  # one target alone: the block's attention, its gradient and the softmax input's; activations and the heap they leave
+    lone = held + e * (3 * a + 36 * nd)  # one target alone: the block's attention, its gradient and the softmax input's; activations
     base, per = held + e * (3 * a + 24 * nd), e * (4 * a + 24 * nd)  # batched: the block's rerun, and each target of the pass
     carry = e * 2 * nd  # each target of a group: its cotangent into and out of the block
     chunk = max(1, min(MAX_CHUNK, n_targets, int((budget - base) // (per + carry))))
     work = lone if chunk == 1 else base + chunk * per
-    group = max(chunk, min(n_targets, int(max(budget - work, budget / 8) // carry)))  # over the budget anyway: fewer reruns leave less heap
+    room = budget - work if budget > work else budget / 8  # over the budget anyway: groups of an eighth of it
+    group = max(chunk, min(n_targets, int(room // carry)))
     group = -(-n_targets // -(-n_targets // group))  # groups of equal size
     chunk = -(-group // -(-group // chunk))  # chunks of equal size
     peak = (lone if chunk == 1 else base + chunk * per) + group * carry
     if peak > budget: warnings.warn(
         f"one target at this input size may need up to {peak / 2 ** 20:.0f} MB (one block's attention and its backward), more than "
         f"budget_mb={budget_mb:g}: the maps are computed one target at a time, above the budget; pass a larger budget_mb to silence this")
-    return dict(chunk=chunk, group=group, peak=peak, per=per)
+    return dict(chunk=chunk, group=group, peak=peak, per=per, tight=peak > budget / 2)
+
+_TRIM = getattr(ctypes.CDLL(None), 'malloc_trim', None)  # glibc only
+
+def _release(t:torch.Tensor):
+    "Hand the C heap's free pages back to the system (glibc `malloc_trim`) when `t` lives on the CPU, so that what one pass freed does not stay resident under the next."
+    if _TRIM is not None and t.device.type == 'cpu': _TRIM(0)
 
 def check_block(block:int, # 0-based block index, or negative from the end
                 n_blocks:int # the model's number of blocks
@@ -131,6 +138,7 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
             if b < block: h, y, _, a = rp.run(b)
             ins, below = ((a, h) if b > lo else (a,)), []
             for s in range(0, len(t), step):  # the group's chunks share the block's graph, freed after the last one
+                if plan['tight']: _release(y)  # near the budget: no heap left over from the last pass under this one
                 g = _vjp(y, ins, cot[s:s + step], retain=s + step < len(t))
                 c = g[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (chunk, B, N, N)
                 v[s:s + step] += torch.einsum('tbn,tbnm->tbm', v[s:s + step], c)
