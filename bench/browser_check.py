@@ -11,7 +11,7 @@ Install what it needs: `. .ci/install && . .ci/browser`. Run: `python bench/brow
 Prints one line and exits 0 when Chromium, chromedriver, selenium, JupyterLab or the real weights are missing
 (`--require` makes that a failure)."""
 from __future__ import annotations
-import argparse, io, json, os, re, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
+import argparse, io, json, os, secrets, shutil, signal, socket, subprocess, sys, tempfile, time, urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -198,13 +198,12 @@ def _jpeg_bytes(rng):
 
 def cases(d:Path, f:dict) -> list:
     from ultra_nb import ULTra
-    from ultra_nb.api import Maps, as_images
+    from ultra_nb.api import Maps
     from ultra_nb.fam_timm import tiny_vit
     from ultra_nb.inputs import read_rgb
-    from ultra_nb.hooks import family_of
     from ultra_nb.maps import ultra_maps, ultra_rows
     from ultra_nb.llm import summary_maps
-    from ultra_nb.cache import MapCache, fingerprint
+    from ultra_nb.cache import MapCache
     from ultra_nb.evaluate import SegScore
     shared = {'ULTRA_NB_WEIGHTS': SHARED / 'models', 'ULTRA_NB_CACHE': d / 'cache'}
     out = lambda name: d / 'out' / name

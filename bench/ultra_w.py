@@ -8,7 +8,6 @@ Writes bench/results/ultra_w.{csv,md} and nbs/images/ultra_w_maps.png; caches ma
     python bench/ultra_w.py [--epochs 10]
 """
 import argparse, dataclasses, json, time
-from pathlib import Path
 import numpy as np, torch
 from tqdm import tqdm
 from ultra_nb.inputs import load_image

@@ -28,7 +28,7 @@ def main(n_train, n_hold, n_val, seeds, n_voc=14):
     segs = [segment('ULTra_S', Material(g), (14, 14), zeta=zs) for g in maps]
     images = torch.cat([load_image(tr.image(i)) for i in train])
     t_init = time.time() - t0
-    rows, L, ws = [], [], {}
+    ws = {}
     for seed in seeds:
         for shared in (False, True):
             name = f"ULTra_W ({'shared' if shared else 'per token'}), seed {seed}"
