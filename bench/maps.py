@@ -91,6 +91,10 @@ def main(ref_tokens, budget, reps, quiet, wait_s):
     mems = {b: in_child('deit', b, n) for b in (256, 1024, 4096)}
     s8 = in_child('vit_small_patch8_224', 2048, 32)
     per_tok = t_ref / ref_tokens
+    N, D, L = 197, 192, len(model.blocks)
+    linear, attn = 2 * 12 * N * D * D, 4 * N * N * D  # one block, one sequence: qkv + proj + MLP; QKᵀ and AV
+    work = (linear + attn) + n * (linear + 2 * attn)  # one forward, then per target an input-gradient VJP (attention's doubles)
+    flop_ratio = work / (n * (linear + attn))  # against the floor's n forwards; both over all L blocks, which cancel
     ratios = sorted(e / f for e, f in zip(times[budget], times['floor']))
     print(f"idle before each round: {[round(i, 2) for i in idles]}; per-round engine/floor: {[round(r, 3) for r in ratios]}")
     lines = [
@@ -109,6 +113,7 @@ def main(ref_tokens, budget, reps, quiet, wait_s):
         f"| floor: one no-grad forward over a batch of {n} copies (best of {reps}) | {t_floor:.2f} s |",
         f"| **fast path / floor (budget_mb={budget:g}, best / best)** | **{t_fast / t_floor:.2f}x** |",
         f"| fast path / floor, per round (min, median, max) | {ratios[0]:.2f}x, {ratios[len(ratios) // 2]:.2f}x, {ratios[-1]:.2f}x |",
+        f"| matrix-product FLOPs of the maps / of the floor (one forward + {n} input-gradient VJPs through {L} blocks, against {n} forwards) | {flop_ratio:.3f}x |",
         f"| max abs difference fast vs reference ({ref_tokens} tokens) | {diff:.2e} (relative {rel:.2e}) |",
         "", "Peak memory growth of one call (fresh process; VmHWM after the call, reset just before it, minus VmRSS before it):", "",
         "| model, targets | budget_mb | peak growth | estimated peak (`pass_plan`) | seconds |", "|---|---|---|---|---|"]
