@@ -5,7 +5,7 @@ last block, objective 'sum'. Also writes the Fig. 2-style figures to nbs/images/
 
     python bench/maps.py [--ref-tokens 16] [--budget-mb 1024] [--reps 5] [--quiet 0.8] [--wait-s 120]
 """
-import argparse, json, subprocess, sys, time
+import argparse, json, os, subprocess, sys, time
 from pathlib import Path
 import torch
 from ultra_nb.material import shared_dir
@@ -102,7 +102,8 @@ def main(ref_tokens, budget, reps, quiet, wait_s):
         f"DeiT-tiny/16 (real weights), 224x224 VOC image `{IMAGE}`, last block, f = sum, float32, "
         f"{torch.get_num_threads()} CPU threads, torch {torch.__version__}. The floor and the engine run back to back in one process, "
         f"{reps} rounds, best of each; before each round the script waited (up to {wait_s:g} s) for the CPU to be {quiet:.0%} idle "
-        f"(idle fraction seen: {min(idles):.2f} to {max(idles):.2f}; other jobs shared the 2 cores).", "",
+        f"(idle fraction seen: {min(idles):.2f} to {max(idles):.2f}; other jobs shared the 2 cores)"
+        + (f", and it ran at niceness {os.nice(0)}, so that they yielded the cores to it" if os.nice(0) < 0 else '') + ".", "",
         f"Plan at budget_mb={budget:g} (`pass_plan`): {plan['per_pass']} targets per batched pass, {plan['passes']} passes, "
         f"each block rerun {plan['reruns']} time(s), estimated peak {plan['peak_mb']:.0f} MB.", "",
         "| measure | value |", "|---|---|",

@@ -108,7 +108,7 @@ class ULTra:
                  budget_mb:float=BUDGET_MB, # memory for one batch of targets (see `ultra_rows`)
                  verbose:bool=True, # print the preset used when the block or cut comes from it
                  max_pixels:int|None=MAX_PIXELS, # image files larger than this are refused with a sentence (None: no limit)
-                 dtype:str='float32'): # the maps' precision: 'float32', or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
+                 dtype:str='float32'): # the maps' precision: 'float32', 'tf32' (CUDA), or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
         self.fam = family_of(model)
         Settings(budget_mb=budget_mb, dtype=dtype)  # their sentences before anything moves
         if model.training: raise ValueError("the model is in training mode, so dropout would make every map random: call model.eval() first")

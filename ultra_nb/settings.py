@@ -4,6 +4,7 @@
 
 # %% ../nbs/00s_settings.ipynb #9589908c
 from __future__ import annotations
+import contextlib
 from dataclasses import dataclass, asdict, fields, replace
 import torch
 
@@ -17,9 +18,17 @@ OBJECTIVES = dict(sum="f_s: the sum of the token's components (ULTra_S)", energy
                   sum_nomassive='f_s without the massive-activation dimensions (text)', logprob='log p of each summary token (text)')
 VISION_OBJECTIVES, TEXT_OBJECTIVES = ('sum', 'energy', 'w'), ('sum', 'energy', 'sum_nomassive', 'logprob')
 METHOD_OF = dict(sum='ULTra_S', energy='ULTra_E', w='ULTra_W')  # objective -> the segmentation method named after it
-DTYPES = {'float32': None, 'bfloat16': torch.bfloat16, 'float16': torch.float16}  # dtype -> torch.autocast's dtype (None: off)
+DTYPES = {'float32': None, 'tf32': None, 'bfloat16': torch.bfloat16, 'float16': torch.float16}  # dtype -> torch.autocast's dtype (None: off; tf32: float32 tensors, TensorFloat-32 matrix products on a CUDA GPU)
 
 # %% ../nbs/00s_settings.ipynb #461d37aa
+@contextlib.contextmanager
+def _tf32():
+    "TensorFloat-32 matrix products and convolutions on CUDA while inside; the switches are restored on the way out."
+    old = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    try: yield
+    finally: torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = old
+
 @dataclass(frozen=True)
 class Settings:
     "What a map depends on besides the model and the input; made once, carried by every result."
@@ -28,7 +37,7 @@ class Settings:
     normalize: bool = False # min-max scale each map
     budget_mb: float = BUDGET_MB # memory for one batch of targets in one block
     device: str = 'cpu' # where the maps are computed
-    dtype: str = 'float32' # 'float32', or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
+    dtype: str = 'float32' # 'float32', 'tf32' (CUDA), or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
 
     def __post_init__(self):
         if isinstance(self.block, bool) or not isinstance(self.block, int): raise TypeError(f"block must be an int, got {self.block!r}")
@@ -37,12 +46,17 @@ class Settings:
             f"budget_mb must be a positive number of megabytes, got {self.budget_mb!r}")
         if self.dtype not in DTYPES: raise ValueError(f"dtype={self.dtype!r}: use one of {', '.join(DTYPES)} (the maps' precision)")
         object.__setattr__(self, 'device', str(self.device))
+        if self.dtype == 'tf32' and torch.device(self.device).type != 'cuda': raise ValueError(
+            f"dtype='tf32' switches a CUDA GPU's matrix products to TensorFloat-32, and the maps run on {self.device}: "
+            "use dtype='float32' there (or 'bfloat16')")
 
     @property
     def method(self) -> str|None: return METHOD_OF.get(self.objective)
     def replace(self, **kw) -> Settings: "A copy with `kw` changed (checked again)."; return replace(self, **kw)
-    def autocast(self): "The precision context the maps are computed in."; return torch.autocast(
-        torch.device(self.device).type, dtype=DTYPES[self.dtype], enabled=DTYPES[self.dtype] is not None)
+    def autocast(self):
+        "The precision context the maps are computed in."
+        if self.dtype == 'tf32': return _tf32()
+        return torch.autocast(torch.device(self.device).type, dtype=DTYPES[self.dtype], enabled=DTYPES[self.dtype] is not None)
     def to_dict(self) -> dict: return asdict(self)
     @classmethod
     def from_dict(cls, d:dict) -> Settings:
