@@ -89,7 +89,7 @@ def _plan(attn, # one block's attention (B, H, N, N), or a meta tensor of that s
     if peak > budget: warnings.warn(
         f"one target at this input size may need up to {peak / 2 ** 20:.0f} MB (one block's attention and its backward), more than "
         f"budget_mb={budget_mb:g}: the maps are computed one target at a time, above the budget; pass a larger budget_mb to silence this")
-    return dict(chunk=chunk, group=group, peak=peak, per=per, tight=peak > budget / 2)
+    return dict(chunk=chunk, group=group, peak=peak, per=per, tight=chunk == 1 and peak > budget / 2)  # tight: one target per pass fills the budget
 
 _TRIM = getattr(ctypes.CDLL(None), 'malloc_trim', None)  # glibc only
 
