@@ -4,12 +4,16 @@
 
 # %% ../nbs/09a_approx.ipynb #7e2ef6e9
 from __future__ import annotations
-import torch
-from .hooks import family_of
-from .maps import rows_to_maps, ultra_rows
+import math
+import numpy as np, torch
+import torch.nn.functional as F
+from scipy.cluster.hierarchy import fcluster, linkage
+from .hooks import capture, family_of
+from .maps import check_block, rows_to_maps, ultra_rows
 
 # %% auto #0
-__all__ = ['shallow_rows', 'strided_tokens', 'fill_maps', 'approx_maps']
+__all__ = ['shallow_rows', 'strided_tokens', 'fill_maps', 'token_features', 'representatives', 'spread_maps',
+           'representative_maps', 'approx_maps']
 
 # %% ../nbs/09a_approx.ipynb #6d33b1cd
 def shallow_rows(model, x, # as `ultra_rows`
@@ -61,18 +65,100 @@ def fill_maps(maps:torch.Tensor, # (B, T, h, w) grid maps of the `strided_tokens
     flat[:, own, own] = flat.amax(-1)
     return flat.reshape_as(full)
 
+# %% ../nbs/09a_approx.ipynb #3fb04d48
+def token_features(model, x:torch.Tensor, # images (B, 3, H, W)
+                   block:int=-1, # the block whose output tokens are returned
+                   **kw # passed on to the model
+                  ) -> torch.Tensor: # (B, P, D) patch tokens, prefix dropped
+    "The patch tokens after block `block`, from one forward pass that stops there."
+    with capture(model) as cap:
+        block = check_block(block, len(cap.fam.blocks()))
+        tr = cap(x, upto=block, **kw)
+    return tr.tokens[block][:, cap.prefix:].detach()
+
+def representatives(feats:torch.Tensor, # (P, D) one image's patch-token features
+                    n:int # clusters, each giving one representative
+                   ) -> tuple: # (reps (R,) token indices ascending, labels (P,) each token's representative as an index into reps)
+    "Ward clusters of the unit-length features and, per cluster, the member nearest the cluster mean (by cosine)."
+    P = len(feats)
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= P: raise ValueError(
+        f"reps={n!r}: give an integer from 1 to {P} (the number of patch tokens)")
+    u = F.normalize(feats.detach().cpu().double(), dim=-1)
+    lab = fcluster(linkage(u.numpy(), 'ward'), n, 'maxclust') if n < P else np.arange(P)
+    lab = torch.as_tensor(np.unique(lab, return_inverse=True)[1])  # R <= n: fewer when merge heights tie
+    reps = torch.stack([m[(u[m] @ u[m].mean(0)).argmax()] for m in (torch.nonzero(lab == c).flatten() for c in range(int(lab.max()) + 1))])
+    order = reps.argsort()
+    return reps[order], order.argsort()[lab]
+
+# %% ../nbs/09a_approx.ipynb #ce4edca6
+def spread_maps(maps:torch.Tensor, # (R, h, w) grid maps of the representatives, in the order of `reps`
+                feats:torch.Tensor, reps:torch.Tensor, labels:torch.Tensor, # as given to and by `representatives`
+                mode:str='copy', # 'copy': the representative's map; 'mix': inverse-cosine-distance mix of the `near` nearest representatives' maps
+                near:int=3 # representatives mixed in 'mix'
+               ) -> torch.Tensor: # (P, h, w): a map for every patch token
+    "Maps for every patch token from its representatives' maps; each token's own patch is set to its map's maximum."
+    if mode not in ('copy', 'mix'): raise ValueError(f"unknown fill {mode!r} for representatives: use 'copy' or 'mix'")
+    if len(maps) != len(reps): raise ValueError(f"{len(maps)} maps given for {len(reps)} representatives: pass one map per representative")
+    if mode == 'copy': full = maps[labels.to(maps.device)]
+    else:
+        u = F.normalize(feats.double(), dim=-1)
+        d, idx = (1 - u @ u[reps].T).clamp_min(0).topk(min(near, len(reps)), largest=False)  # (P, near)
+        w = torch.zeros(len(u), len(reps), dtype=u.dtype, device=u.device).scatter_(1, idx, 1 / (d + 1e-9))
+        w[reps] = torch.eye(len(reps), dtype=u.dtype, device=u.device)  # a representative keeps its own map
+        full = torch.einsum('pr,rxy->pxy', (w / w.sum(1, keepdim=True)).to(maps), maps)
+    flat, own = full.flatten(1).clone(), torch.arange(len(full), device=maps.device)
+    flat[own, own] = 0
+    flat[own, own] = flat.amax(-1)
+    return flat.reshape_as(full)
+
+# %% ../nbs/09a_approx.ipynb #7d2692bd
+def representative_maps(model, x:torch.Tensor, # one image (1, 3, H, W)
+                        n:int, # representatives asked for (`representatives`)
+                        block:int=-1, # the target block
+                        features:int|None=None, # the block whose tokens are clustered; None: the target block
+                        top:int|None=None, # blocks aggregated (see `shallow_rows`); None: all
+                        objective_=None, normalize:bool=False, budget_mb:float=1024, **kw
+                       ) -> tuple: # (maps (R, h, w) of the representatives, feats (P, D), reps (R,), labels (P,))
+    "Exact grid maps of one image's representative tokens, with what `spread_maps` needs to give every token one."
+    fam = family_of(model)
+    if not (torch.is_tensor(x) and x.dim() == 4 and len(x) == 1): raise TypeError(
+        "representative_maps takes one image (1, 3, H, W): loop over a batch (each image has its own representatives)")
+    grid = fam.grid_of(fam.check_input(x))
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= math.prod(grid): raise ValueError(
+        f"reps={n!r}: give an integer from 1 to {math.prod(grid)} (the number of patch tokens)")
+    n_blocks = fam.n_blocks
+    block = check_block(block, n_blocks)
+    features = block if features is None else check_block(features, n_blocks)
+    feats = token_features(model, x, features, **kw)[0]
+    reps, labels = representatives(feats, n)
+    rows = shallow_rows(model, x, fam.prefix + reps, block, top, objective_, normalize, budget_mb, **kw)
+    return rows_to_maps(rows, fam.prefix + reps, fam.prefix, grid)[0], feats, reps, labels
+
 # %% ../nbs/09a_approx.ipynb #027af96e
 def approx_maps(model, x:torch.Tensor, # images (B, 3, H, W)
                 stride:int=1, # maps of every stride-th patch row and column only
-                fill:str|None='bilinear', # None: return the strided tokens' maps only; else fill every token (`fill_maps`)
+                fill:str|None='auto', # maps for the other tokens: 'nearest' or 'bilinear' (a stride, `fill_maps`), 'copy' or 'mix' (reps, `spread_maps`); 'auto': bilinear or copy; None: the strided tokens' maps only
                 top:int|None=None, # blocks aggregated (see `shallow_rows`); None: all
-                block:int=-1, objective_=None, normalize:bool=False, budget_mb:float=1024, **kw
+                block:int=-1,
+                reps:int|None=None, # instead of a stride: exact maps for this many representative tokens per image (`representative_maps`)
+                features:int|None=None, # with reps: the block whose tokens are clustered; None: the target block
+                objective_=None, normalize:bool=False, budget_mb:float=1024, **kw
                ) -> torch.Tensor: # (B, T, h, w) grid maps: T = every patch token, or the strided ones when fill is None
-    "Grid maps of patch tokens from a strided subset and/or shallow aggregation; `stride=1, top=None` is `ultra_maps(size=None)`."
+    "Grid maps of patch tokens from a strided subset or representative tokens, and/or shallow aggregation; `stride=1, top=None` is `ultra_maps(size=None)`."
     fam = family_of(model)
     if not (torch.is_tensor(x) and x.dim() == 4): raise TypeError("approx_maps takes a batch of images (B, 3, H, W)")
     grid = fam.grid_of(fam.check_input(x))
-    keep = strided_tokens(grid, stride)
-    rows = shallow_rows(model, x, fam.prefix + keep, block, top, objective_, normalize, budget_mb, **kw)
-    maps = rows_to_maps(rows, fam.prefix + keep, fam.prefix, grid)
-    return maps if fill is None or stride == 1 else fill_maps(maps, grid, stride, fill)
+    if reps is None:
+        if features is not None: raise ValueError("features picks the block clustered for representative tokens: give reps too, or drop features")
+        fill = 'bilinear' if fill == 'auto' else fill
+        if fill not in (None, 'nearest', 'bilinear'): raise ValueError(f"fill={fill!r} does not fill a token stride: use 'nearest', 'bilinear' or None")
+        keep = strided_tokens(grid, stride)
+        rows = shallow_rows(model, x, fam.prefix + keep, block, top, objective_, normalize, budget_mb, **kw)
+        maps = rows_to_maps(rows, fam.prefix + keep, fam.prefix, grid)
+        return maps if fill is None or stride == 1 else fill_maps(maps, grid, stride, fill)
+    if stride != 1: raise ValueError("reps and stride are two ways to choose the tokens: give reps with stride=1")
+    fill = 'copy' if fill == 'auto' else fill
+    if fill not in ('copy', 'mix'): raise ValueError(
+        f"fill={fill!r} with reps: use 'copy' or 'mix' (for the representatives' maps alone, call `representative_maps`)")
+    return torch.stack([spread_maps(*representative_maps(model, xi[None], reps, block, features, top, objective_, normalize, budget_mb, **kw),
+                                    mode=fill) for xi in x])
