@@ -6,7 +6,7 @@ the grid with the default `budget_mb`. Reported: peak RSS growth over the reside
 the chunk of targets that share one batched backward pass (what the budget sets), the number of chunks run, and the
 seconds measured. Nothing is extrapolated: the peak is that of the subset (with chunks of equal size the peak does not
 grow with the number of chunks). One more row runs ViT-S/8 with the engine's heap hand-back (glibc `malloc_trim` before each
-pass when the plan is within half of the budget) switched off, to show what it saves. Writes bench/results/memory.md.
+pass when one target per pass fills more than half of the budget) switched off, to show what it saves. Writes bench/results/memory.md.
 
     flock /tmp/ultra_cpu.lock python bench/memory.py [--budget-mb 1024]
 """
@@ -40,7 +40,8 @@ def child(arch, n_tokens, budget, trim):
     t = time.perf_counter()
     maps = ultra_maps(model, x, tokens=tokens, size=None, budget_mb=budget)
     secs = time.perf_counter() - t
-    print(json.dumps(dict(model=arch, image=f'{SIZE}x{SIZE}', tokens_in_sequence=N, targets=n_tokens, budget_mb=budget, heap_hand_back='on' if trim else 'off',
+    print(json.dumps(dict(model=arch, image=f'{SIZE}x{SIZE}', tokens_in_sequence=N, targets=n_tokens, budget_mb=budget,
+                          heap_hand_back=('before each pass' if plan['hand_back'] else 'not needed') if trim else 'switched off',
                           chunk=plan['per_pass'], passes=plan['passes'], reruns_per_block=plan['reruns'], rss_before_mb=round(before),
                           est_peak_mb=round(plan['peak_mb']), peak_growth_mb=round(status_mb('VmHWM') - before),
                           seconds=round(secs, 1), s_per_target=round(secs / n_tokens, 2), maps=list(maps.shape))))

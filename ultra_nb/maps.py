@@ -164,7 +164,7 @@ def pass_plan(n_tokens:int, # sequence length N
     g, c = p['group'], p['chunk']
     sizes = [g] * (n_targets // g) + ([n_targets % g] if n_targets % g else [])
     return dict(per_pass=c, passes=sum(math.ceil(s / c) for s in sizes), reruns=len(sizes),
-                peak_mb=p['peak'] / 2 ** 20, per_target_mb=p['per'] / 2 ** 20)
+                peak_mb=p['peak'] / 2 ** 20, per_target_mb=p['per'] / 2 ** 20, hand_back=p['tight'])
 
 # %% ../nbs/01_maps.ipynb #ec3639ec
 def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causal LM
