@@ -4,7 +4,7 @@
 
 # %% ../nbs/01_maps.ipynb #2b11b9ee
 from __future__ import annotations
-import contextlib, ctypes, math, warnings
+import contextlib, ctypes, math, os, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
@@ -91,7 +91,7 @@ def _plan(attn, # one block's attention (B, H, N, N), or a meta tensor of that s
         f"budget_mb={budget_mb:g}: the maps are computed one target at a time, above the budget; pass a larger budget_mb to silence this")
     return dict(chunk=chunk, group=group, peak=peak, per=per, tight=chunk == 1 and peak > budget / 2)  # tight: one target per pass fills the budget
 
-_TRIM = getattr(ctypes.CDLL(None), 'malloc_trim', None)  # glibc only
+_TRIM = getattr(ctypes.CDLL(None), 'malloc_trim', None) if os.name == 'posix' else None  # glibc only
 
 def _release(t:torch.Tensor):
     "Hand the C heap's free pages back to the system (glibc `malloc_trim`) when `t` lives on the CPU, so that what one pass freed does not stay resident under the next."
@@ -138,7 +138,7 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
             if b < block: h, y, _, a = rp.run(b)
             ins, below = ((a, h) if b > lo else (a,)), []
             for s in range(0, len(t), step):  # the group's chunks share the block's graph, freed after the last one
-                if plan['tight']: _release(y)  # near the budget: no heap left over from the last pass under this one
+                if plan['tight']: _release(y)  # one target per pass fills the budget: no heap left over from the last pass under this one
                 g = _vjp(y, ins, cot[s:s + step], retain=s + step < len(t))
                 c = g[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (chunk, B, N, N)
                 v[s:s + step] += torch.einsum('tbn,tbnm->tbm', v[s:s + step], c)
