@@ -1,6 +1,7 @@
 """`.ci/docs` (the documentation site, rendered without Quarto and checked) on copies of the tree: it passes on the tree as
 it is and fails, naming the problem, on a broken image path and on a notebook missing from the sidebar."""
-import json, re, shutil, subprocess
+import json, os, re, shutil, subprocess, sys
+from pathlib import Path
 import pytest
 from conftest import ROOT
 
@@ -20,7 +21,9 @@ def copy_tree(dst):
     return dst
 
 def docs(tree, cache, *args):
-    r = subprocess.run(['bash', str(tree / '.ci/docs'), '--cache', str(cache), *args], capture_output=True, text=True, timeout=600)
+    "Run `.ci/docs` with this interpreter's `python` first on PATH (it calls a bare `python`), as an activated environment would."
+    env = {**os.environ, 'PATH': f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    r = subprocess.run(['bash', str(tree / '.ci/docs'), '--cache', str(cache), *args], capture_output=True, text=True, timeout=600, env=env)
     return r.returncode, r.stdout + r.stderr
 
 def test_passes_on_the_tree(tmp_path, cache):
