@@ -9,7 +9,7 @@ import numpy as np, torch
 import torch.nn.functional as F
 from scipy.cluster.hierarchy import fcluster, linkage
 from .hooks import capture, family_of
-from .maps import check_block, rows_to_maps, ultra_rows
+from .maps import check_block, own_to_max, rows_to_maps, ultra_rows
 
 # %% auto #0
 __all__ = ['shallow_rows', 'strided_tokens', 'fill_maps', 'token_features', 'representatives', 'spread_maps',
@@ -60,10 +60,8 @@ def fill_maps(maps:torch.Tensor, # (B, T, h, w) grid maps of the `strided_tokens
     Wr, Wc = (_weights(n, k, mode).to(maps) for n, k in ((h, rows), (w, cols)))
     sub = maps.reshape(maps.shape[0], len(rows), len(cols), *maps.shape[2:])
     full = torch.einsum('rp,cq,bpqxy->brcxy', Wr, Wc, sub).reshape(maps.shape[0], h * w, *maps.shape[2:])
-    flat, own = full.flatten(2), torch.arange(h * w, device=maps.device)
-    flat[:, own, own] = 0
-    flat[:, own, own] = flat.amax(-1)
-    return flat.reshape_as(full)
+    own = torch.arange(h * w, device=maps.device)
+    return own_to_max(full.flatten(2), own, own).reshape_as(full)
 
 # %% ../nbs/09a_approx.ipynb #3fb04d48
 def token_features(model, x:torch.Tensor, # images (B, 3, H, W)
@@ -76,13 +74,17 @@ def token_features(model, x:torch.Tensor, # images (B, 3, H, W)
         tr = cap(x, upto=block, **kw)
     return tr.tokens[block][:, cap.prefix:].detach()
 
+def _check_reps(n, P:int):
+    "A `ValueError` naming the fix unless `n` representatives can be chosen among `P` patch tokens."
+    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= P: raise ValueError(
+        f"reps={n!r}: give an integer from 1 to {P} (the number of patch tokens)")
+
 def representatives(feats:torch.Tensor, # (P, D) one image's patch-token features
                     n:int # clusters, each giving one representative
                    ) -> tuple: # (reps (R,) token indices ascending, labels (P,) each token's representative as an index into reps)
     "Ward clusters of the unit-length features and, per cluster, the member nearest the cluster mean (by cosine)."
     P = len(feats)
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= P: raise ValueError(
-        f"reps={n!r}: give an integer from 1 to {P} (the number of patch tokens)")
+    _check_reps(n, P)
     u = F.normalize(feats.detach().cpu().double(), dim=-1)
     lab = fcluster(linkage(u.numpy(), 'ward'), n, 'maxclust') if n < P else np.arange(P)
     lab = torch.as_tensor(np.unique(lab, return_inverse=True)[1])  # R <= n: fewer when merge heights tie
@@ -106,10 +108,8 @@ def spread_maps(maps:torch.Tensor, # (R, h, w) grid maps of the representatives,
         w = torch.zeros(len(u), len(reps), dtype=u.dtype, device=u.device).scatter_(1, idx, 1 / (d + 1e-9))
         w[reps] = torch.eye(len(reps), dtype=u.dtype, device=u.device)  # a representative keeps its own map
         full = torch.einsum('pr,rxy->pxy', (w / w.sum(1, keepdim=True)).to(maps), maps)
-    flat, own = full.flatten(1).clone(), torch.arange(len(full), device=maps.device)
-    flat[own, own] = 0
-    flat[own, own] = flat.amax(-1)
-    return flat.reshape_as(full)
+    own = torch.arange(len(full), device=maps.device)
+    return own_to_max(full.flatten(1), own, own).reshape_as(full)  # `full` is new: indexed or mixed
 
 # %% ../nbs/09a_approx.ipynb #7d2692bd
 def representative_maps(model, x:torch.Tensor, # one image (1, 3, H, W)
@@ -124,8 +124,7 @@ def representative_maps(model, x:torch.Tensor, # one image (1, 3, H, W)
     if not (torch.is_tensor(x) and x.dim() == 4 and len(x) == 1): raise TypeError(
         "representative_maps takes one image (1, 3, H, W): loop over a batch (each image has its own representatives)")
     grid = fam.grid_of(fam.check_input(x))
-    if isinstance(n, bool) or not isinstance(n, int) or not 1 <= n <= math.prod(grid): raise ValueError(
-        f"reps={n!r}: give an integer from 1 to {math.prod(grid)} (the number of patch tokens)")
+    _check_reps(n, math.prod(grid))  # before the model runs
     n_blocks = fam.n_blocks
     block = check_block(block, n_blocks)
     features = block if features is None else check_block(features, n_blocks)

@@ -10,8 +10,8 @@ from .hooks import capture, family_of
 
 # %% auto #0
 __all__ = ['MAX_CHUNK', 'block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'pass_plan', 'ultra_rows',
-           'gradient_rollout', 'ultra_rows_reference', 'rows_to_maps', 'ultra_maps', 'denormalize', 'show_token_maps',
-           'tile_maps']
+           'gradient_rollout', 'ultra_rows_reference', 'own_to_max', 'rows_to_maps', 'ultra_maps', 'denormalize',
+           'show_token_maps', 'tile_maps']
 
 # %% ../nbs/01_maps.ipynb #d9eb2257
 def block_of_layer(layer:int, # the paper's layer index l (embeddings are l = 1)
@@ -79,13 +79,13 @@ def _plan(attn, # one block's attention (B, H, N, N), or a meta tensor of that s
     lone = held + e * (3 * a + 36 * nd)  # one target alone: the block's attention, its gradient and the softmax input's; activations
     base, per = held + e * (3 * a + 24 * nd), e * (4 * a + 24 * nd)  # batched: the block's rerun, and each target of the pass
     carry = e * 2 * nd  # each target of a group: its cotangent into and out of the block
+    work = lambda chunk: lone if chunk == 1 else base + chunk * per  # one pass through the block
     chunk = max(1, min(MAX_CHUNK, n_targets, int((budget - base) // (per + carry))))
-    work = lone if chunk == 1 else base + chunk * per
-    room = budget - work if budget > work else budget / 8  # over the budget anyway: groups of an eighth of it
+    room = budget - work(chunk) if budget > work(chunk) else budget / 8  # over the budget anyway: groups of an eighth of it
     group = max(chunk, min(n_targets, int(room // carry)))
     group = -(-n_targets // -(-n_targets // group))  # groups of equal size
     chunk = -(-group // -(-group // chunk))  # chunks of equal size
-    peak = (lone if chunk == 1 else base + chunk * per) + group * carry
+    peak = work(chunk) + group * carry
     if peak > budget: warnings.warn(
         f"one target at this input size may need up to {peak / 2 ** 20:.0f} MB (one block's attention and its backward), more than "
         f"budget_mb={budget_mb:g}: the maps are computed one target at a time, above the budget; pass a larger budget_mb to silence this")
@@ -224,6 +224,14 @@ def ultra_rows_reference(model, x, tokens, block:int=-1, objective_=None, normal
     return torch.stack(rows, 1)
 
 # %% ../nbs/01_maps.ipynb #61c430ed
+def own_to_max(m:torch.Tensor, # (..., T, N) one flat map per row
+               rows, cols # which maps, and each one's own position in it
+              ) -> torch.Tensor: # `m`, changed in place
+    "Give each listed map's own entry the largest of its other entries (maps are non-negative): the skip connection's peak removed."
+    m[..., rows, cols] = 0
+    m[..., rows, cols] = m[..., rows, :].amax(-1)
+    return m
+
 def rows_to_maps(rows:torch.Tensor, # (B, T, N) from `ultra_rows`
                  tokens, # the T target indices (full sequence)
                  prefix:int, # number of prefix tokens (CLS, registers) to drop
@@ -237,8 +245,7 @@ def rows_to_maps(rows:torch.Tensor, # (B, T, N) from `ultra_rows`
     own = torch.as_tensor(tokens).reshape(-1) - prefix
     if fix_self:
         sel = (own >= 0).nonzero().flatten()
-        m[:, sel, own[sel]] = 0
-        m[:, sel, own[sel]] = m[:, sel].amax(-1)
+        own_to_max(m, sel, own[sel])
     if grid is None: return m
     m = m.reshape(*m.shape[:2], *grid)
     if size is None: return m
