@@ -21,7 +21,7 @@ from .api import ULTra, palette, as_images
 # %% auto #0
 __all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block', 'check_device',
            'outputs_free', 'good_images', 'plan_outputs', 'atomic', 'hub_reachable', 'local_checkpoint',
-           'resolve_model', 'k_arg', 'preset_cut', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_select', 'cmd_eval',
+           'resolve_model', 'k_arg', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_select', 'cmd_eval',
            'summary_plan', 'cmd_summary', 'parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #e818a179
@@ -174,17 +174,13 @@ def k_arg(s:str):
     try: return int(s)
     except ValueError: raise argparse.ArgumentTypeError(f"--k takes a whole number of clusters, or auto (a cut chosen per image); got {s!r}") from None
 
-def preset_cut(p) -> str:
-    "A preset's cut in words: 'k auto', 'k 5' or 'ζ 0.6'."
-    return f"k {p.k}" if p.k is not None else f"ζ {p.zeta}"
-
 def settings_line(u:ULTra, a) -> str:
     "One short line: the block, objective and cut this run uses, and which of them came from the preset."
     pre = f"preset {u.preset.kind}/{u.preset.domain}"
     parts = [f"block {u.block} of {u.n_blocks}" + (f" ({pre})" if u.from_preset else ''), f"objective {u.objective}"]
     if hasattr(a, 'k'):
         k, zeta = getattr(a, 'k', None), getattr(a, 'zeta', None)
-        parts.append(f"cut k {k}" if k is not None else f"cut ζ {zeta}" if zeta is not None else f"cut {preset_cut(u.preset)} ({pre})")
+        parts.append(f"cut k {k}" if k is not None else f"cut ζ {zeta}" if zeta is not None else f"cut {u.preset.cut} ({pre})")
     return ', '.join(parts)
 
 def _prepare(a, outputs=()) -> tuple:

@@ -34,11 +34,14 @@ class Preset:
         if n_blocks == self.n_blocks: return self.block
         return round(self.block / max(self.n_blocks - 1, 1) * (n_blocks - 1))
 
+    @property
+    def cut(self) -> str|None:
+        "The dendrogram cut in words, 'ζ 0.6' or 'k auto'; None when the preset has none (text)."
+        return f"ζ {self.zeta}" if self.zeta is not None else f"k {self.k}" if self.k is not None else None
     def describe(self, n_blocks:int|None=None) -> str:
         "One line for users: what is used and who chose it."
         b = self.block if n_blocks is None else self.block_for(n_blocks)
-        cut = f", ζ {self.zeta}" if self.zeta is not None else f", k {self.k}" if self.k is not None else ''
-        return (f"block {b}{'' if n_blocks is None else f' of {n_blocks}'}, objective {self.objective}{cut} "
+        return (f"block {b}{'' if n_blocks is None else f' of {n_blocks}'}, objective {self.objective}{f', {self.cut}' if self.cut else ''} "
                 f"(preset '{self.kind}/{self.domain}': chosen by {self.source} on {self.split}, {self.date})")
 
 # %% ../nbs/07_presets.ipynb #65fc7324
