@@ -197,6 +197,9 @@ class Result:
         return dict(model=self.model, **self.settings.to_dict(), preset=None if pre is None else f"{pre.kind}/{pre.domain}") | self._how()
     def _made(self) -> str:
         return ', '.join([self.model, f"block {self.settings.block}", self.settings.objective] + [f"{k} {v}" for k, v in self._how().items()])
+    def _made_meta(self) -> dict:
+        "What produced this result, as its .npz file keeps it (`_settings_of` and `_preset_of` read it back)."
+        return dict(model=self.model, settings=self.settings.to_dict(), preset=None if self.preset is None else asdict(self.preset))
 
     def save(self, path, # .npz keeps the whole result (read it back with `load`); other suffixes as the class says
              overwrite:bool=False) -> list: # the paths written
@@ -275,8 +278,7 @@ class Maps(Result):
         return show_token_maps(self.rgb(i), self.upsampled(i)[rows], tokens, self.grid)
 
     def _state(self) -> tuple:
-        meta = dict(grid=list(self.grid), sizes=[list(s) for s in self.sizes], model=self.model, mean=list(self.mean), std=list(self.std),
-                    settings=self.settings.to_dict(), preset=None if self.preset is None else asdict(self.preset))
+        meta = self._made_meta() | dict(grid=list(self.grid), sizes=[list(s) for s in self.sizes], mean=list(self.mean), std=list(self.std))
         return dict(grid_maps=self.grid_maps.detach().cpu().numpy(), tokens=self.tokens.numpy(), images=self.images.detach().cpu().numpy()), meta
 
     @classmethod
@@ -554,15 +556,14 @@ class SummaryExplanation(Result):
 
     def _state(self) -> tuple:
         i = self.inp
-        meta = dict(model=self.model, settings=self.settings.to_dict(), preset=None if self.preset is None else asdict(self.preset),
-                    summary=self.summary, sinks=list(self.sinks), pieces=list(i.pieces), input_sinks=list(i.sinks),
+        meta = self._made_meta() | dict(summary=self.summary, sinks=list(self.sinks), pieces=list(i.pieces), input_sinks=list(i.sinks),
                     context=[i.context.start, i.context.stop], summary_span=[i.summary.start, i.summary.stop])
         return dict(maps=self.maps.numpy(), scores=self.scores.numpy(), ids=i.ids.cpu().numpy()), meta
     @classmethod
     def _from_state(cls, d, m, path) -> SummaryExplanation:
         inp = SummaryInput(torch.from_numpy(d['ids']), slice(*m['context']), slice(*m['summary_span']), m['pieces'], tuple(m['input_sinks']))
         return cls(torch.from_numpy(d['maps']), torch.from_numpy(d['scores']), inp, m['summary'], tuple(m['sinks']),
-                   Settings.from_dict(m['settings']), m['model'], _preset_of(m['preset']))
+                   _settings_of(m), m['model'], _preset_of(m['preset']))
 
 def _generate(model, tok, context:str, separator:str, max_new_tokens:int) -> str:
     "A greedy summary of `context` after the separator, up to the first newline or end of text."
