@@ -13,6 +13,7 @@ from ultra_nb.models import load_timm
 from ultra_nb.inputs import load_image
 from ultra_nb.hooks import family_of
 from ultra_nb.maps import ultra_rows, ultra_rows_reference, pass_plan, rows_to_maps, denormalize, show_token_maps, tile_maps
+from gpu import floor_flops  # the FLOP count bench/gpu.py measures against
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGE = 'vainf_0000'
@@ -87,14 +88,12 @@ def main(ref_tokens, budget, reps, quiet, wait_s):
     t_ref, slow = timed(lambda: ultra_rows_reference(model, x, ref_sel))
     diff = (fast[:, ref_sel - 1] - slow).abs().max().item()
     rel = diff / slow.abs().max().item()
-    plan = pass_plan(197, 192, 3, n, budget)
+    N, D, L = 197, model.embed_dim, len(model.blocks)
+    plan = pass_plan(N, D, model.blocks[-1].attn.num_heads, n, budget)
     mems = {b: in_child('deit', b, n) for b in (256, 1024, 4096)}
     s8 = in_child('vit_small_patch8_224', 2048, 32)
     per_tok = t_ref / ref_tokens
-    N, D, L = 197, 192, len(model.blocks)
-    linear, attn = 2 * 12 * N * D * D, 4 * N * N * D  # one block, one sequence: qkv + proj + MLP; QKᵀ and AV
-    work = (linear + attn) + n * (linear + 2 * attn)  # one forward, then per target an input-gradient VJP (attention's doubles)
-    flop_ratio = work / (n * (linear + attn))  # against the floor's n forwards; both over all L blocks, which cancel
+    flop_ratio = floor_flops(L, D, n, 1) / (n * floor_flops(L, D, n, 1, targets=0))  # one forward + n VJPs, against the floor's n forwards
     ratios = sorted(e / f for e, f in zip(times[budget], times['floor']))
     print(f"idle before each round: {[round(i, 2) for i in idles]}; per-round engine/floor: {[round(r, 3) for r in ratios]}")
     lines = [

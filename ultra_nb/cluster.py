@@ -9,7 +9,6 @@ from functools import lru_cache
 import numpy as np, torch, torch.nn.functional as F
 from scipy.cluster.hierarchy import linkage, fcluster
 
-
 # %% auto #0
 __all__ = ['minmax', 'check_cut', 'token_linkage', 'cluster_tokens', 'upsample', 'segment_from_clusters', 'auto_k',
            'attention_rollout', 'patch_vectors', 'kmeans', 'head_segments', 'labels_to_pixels', 'overlay',
