@@ -4,7 +4,7 @@
 
 # %% ../nbs/00_hooks.ipynb #7f658665
 from __future__ import annotations
-import importlib
+import contextlib, importlib
 from dataclasses import dataclass
 import torch
 
@@ -204,18 +204,36 @@ class Replay:
 
     def n_tokens(self, i:int) -> int: "Tokens in block `i`'s sequence."; return self.fam.block_out(_hidden(*self.calls[i])).shape[1]
 
-    def run(self, i:int) -> tuple: # (h, link, z, attn)
+    def run(self, i:int, # the block
+            mixed:bool=False # also return the attention's mixed values A·V (None unless exactly one product takes A)
+           ) -> tuple: # (h, link, z, attn), and `mixed` when asked for
         "Block `i` again: its input `h` as a leaf that needs grad, its raw output `link` (the next block's input), its tokens z (B, N, D) and attention (B, H, N, N)."
         args, kwargs = self.calls[i]
         h, (mod, extract), attns = _hidden(args, kwargs).detach().requires_grad_(), _attn_source(self.fam, i), []
         hook = mod.register_forward_hook(lambda m, a, o: attns.append(extract(o)))
         try:
             a, k = _with_hidden(args, kwargs, h)
-            with torch.enable_grad(): out = self.blocks[i](*a, **k)
+            with torch.enable_grad(), (_Products() if mixed else contextlib.nullcontext()) as prods: out = self.blocks[i](*a, **k)
         finally: hook.remove()
         z = self.fam.block_out(out)
         _check_attn(i, self.blocks[i], attns, z)
-        return h, _link(out), z, attns[0]
+        if not mixed: return h, _link(out), z, attns[0]
+        return h, _link(out), z, attns[0], prods.taking(attns[0])
+
+_PRODUCTS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm, torch.Tensor.bmm}
+
+class _Products(torch.overrides.TorchFunctionMode):
+    "Records the matrix products run while inside, to find the one that mixes the values with the attention probabilities."
+    def __init__(self): super().__init__(); self.seen = []
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        if func in _PRODUCTS and len(args) == 2 and torch.is_tensor(out): self.seen.append((args[0], out))
+        return out
+    def taking(self, a:torch.Tensor):
+        "The output of the one product whose left operand is `a` itself (same storage, shape and strides), or None."
+        same = lambda t: t.data_ptr() == a.data_ptr() and t.shape == a.shape and t.stride() == a.stride()
+        hits = [o for l, o in self.seen if torch.is_tensor(l) and same(l)]
+        return hits[0] if len(hits) == 1 and hits[0].shape[:-1] == a.shape[:-1] else None
 
 def _recorded(fam: Family, x, upto:int, **kw) -> Replay:
     "Run `fam`'s model on `x` without a graph up to block `upto`, keeping each block's call arguments."

@@ -90,7 +90,9 @@ def summary_target(model, inp:SummaryInput,
     if not isinstance(objective_, str) or objective_ in ('sum', 'energy'): return objective_, pos, block
     if objective_ == 'sum_nomassive':
         d = torch.tensor(massive_dims(model, inp, block), dtype=torch.long)
-        return (lambda z: z.sum(-1) - z[..., d].sum(-1)), pos, block
+        f = lambda z: z.sum(-1) - z[..., d].sum(-1)
+        f.tokenwise = True  # each f(z_i) reads z_i alone: the engine's summed backward at the target block applies
+        return f, pos, block
     if objective_ != 'logprob': raise ValueError(f"unknown text objective {objective_!r}: use one of {TEXT_OBJECTIVES}")
     if block != n - 1: raise ValueError(f"the 'logprob' objective is read at the model's output: use block=-1 (or {n - 1}), not {block}")
     pred = pos - 1  # the position whose output predicts y_t
@@ -98,6 +100,7 @@ def summary_target(model, inp:SummaryInput,
     def f(z):
         lp = head(norm(z[:, pred])).log_softmax(-1)[:, torch.arange(len(pred)), y]  # (B, |y|)
         return torch.zeros(z.shape[:2], dtype=z.dtype, device=z.device).index_copy(1, pred, lp)
+    f.tokenwise = True
     return f, pred, block
 
 # %% ../nbs/05_llm.ipynb #b99a510e

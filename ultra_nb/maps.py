@@ -26,7 +26,7 @@ def block_of_layer(layer:int, # the paper's layer index l (embeddings are l = 1)
 def objective(kind='sum', # 'sum' (ULTra_S), 'energy' (ULTra_E), a tensor W (ULTra_W) or a callable (B,N,D)->(B,N)
               normalize:bool=False # divide each token by its own detached norm before f
              ):
-    "A function mapping tokens (B, N, D) to the per-token scalars f(z_i), shape (B, N)."
+    "A function mapping tokens (B, N, D) to the per-token scalars f(z_i), shape (B, N); `tokenwise` when f(z_i) reads z_i alone."
     if callable(kind): f = kind
     elif torch.is_tensor(kind):
         w = kind / kind.norm(dim=-1, keepdim=True)  # (N, D) per token or (D,) shared
@@ -34,8 +34,9 @@ def objective(kind='sum', # 'sum' (ULTra_S), 'energy' (ULTra_E), a tensor W (ULT
     elif kind == 'sum': f = lambda z: z.sum(-1)
     elif kind == 'energy': f = lambda z: (z * z).sum(-1)
     else: raise ValueError(f"unknown objective {kind!r}: use 'sum', 'energy', a W tensor or a callable")
-    if not normalize: return f
-    return lambda z: f(z / z.norm(dim=-1, keepdim=True).detach())
+    g = (lambda z: f(z / z.norm(dim=-1, keepdim=True).detach())) if normalize else (lambda z: f(z))
+    g.tokenwise = getattr(kind, 'tokenwise', False) if callable(kind) else True  # a callable says so itself
+    return g
 
 # %% ../nbs/01_maps.ipynb #d81f86ce
 class _PrecomputedGrad(torch.autograd.Function):
@@ -121,31 +122,56 @@ def _vjp(y, ins, cot, retain:bool):
     if len(cot) == 1: return [g[None] for g in torch.autograd.grad(y, ins, cot[0], retain_graph=retain)]
     return torch.func.vmap(lambda c: torch.autograd.grad(y, ins, c, retain_graph=retain))(cot)
 
+def _top(h, y, a, o, t, step, below:bool, tight:bool):
+    "The target block's rows (T, B, N) from one summed backward and, when `below`, each chunk's cotangent of the block's input `h`."
+    dA, dO, dH = torch.autograd.grad(y.sum(), (a, o, h), retain_graph=below)
+    v = dA.mul_(a.detach()).clamp_min_(0).mean(1)[:, t].transpose(0, 1).to(y.dtype)  # row i is target i's own: after A·V all is token-wise
+    v[torch.arange(len(t)), :, t] += 1
+    del dA  # an attention-sized tensor: not held through the passes below
+    if not below: return v, []
+    own = dH - torch.autograd.grad(o, h, dO, retain_graph=True)[0]  # the token-wise part of ∂y/∂h: row i is target i's
+    cots = []
+    for s in range(0, len(t), step):
+        k, i = torch.arange(len(t[s:s + step])), t[s:s + step]
+        co = torch.zeros((len(k),) + o.shape, dtype=o.dtype, device=o.device)
+        co[k, ..., i, :] = dO[..., i, :].movedim(-2, 0)  # target i's cotangent of A·V: its own row of the summed one
+        if tight: _release(o)
+        g = _vjp(o, (h,), co, retain=s + step < len(t))[0]
+        g[k, :, i] += own[:, i].transpose(0, 1)
+        cots.append(g)
+    return v, cots
+
 def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
     "ULTra rows (B, T, N) of `targets` from the recorded pass `rp`, walking down from `block` to block `lo`; see `ultra_rows`."
     out, plan, done = [], None, 0
     while done < len(targets):
-        h, _, z, a = rp.run(block)
+        h, _, z, a, o = rp.run(block, mixed=True)
         y = f(z)
         B, N = y.shape
         plan = plan or _plan(a, z, len(targets), block + 1, budget_mb)
         t, step = targets[done:done + plan['group']], plan['chunk']
         done += len(t)
-        cot = torch.zeros(len(t), B, N, dtype=y.dtype, device=y.device)
-        cot[torch.arange(len(t)), :, t] = 1
-        v = cot.clone()
-        for b in range(block, lo - 1, -1):
+        chunks = range(0, len(t), step)  # the group's chunks share each block's graph, freed after the last one
+        short = o is not None and getattr(f, 'tokenwise', False)  # the target block in one summed backward
+        if short:
+            v, cots = _top(h, y, a, o, t, step, block > lo, plan['tight'])
+            del h, y, z, a, o  # before the block below is rerun
+        else:
+            v = torch.zeros(len(t), B, N, dtype=y.dtype, device=y.device)
+            v[torch.arange(len(t)), :, t] = 1
+            cots = [v[s:s + step] for s in chunks]
+            v = v.clone()
+        for b in range(block - short, lo - 1, -1):
             if b < block: h, y, _, a = rp.run(b)
-            ins, below = ((a, h) if b > lo else (a,)), []
-            for s in range(0, len(t), step):  # the group's chunks share the block's graph, freed after the last one
+            ins = (a, h) if b > lo else (a,)
+            for n, s in enumerate(chunks):
                 if plan['tight']: _release(y)  # one target per pass fills the budget: no heap left over from the last pass under this one
-                g = _vjp(y, ins, cot[s:s + step], retain=s + step < len(t))
+                g = _vjp(y, ins, cots[n], retain=s + step < len(t))
                 c = g[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (chunk, B, N, N)
                 v[s:s + step] += torch.einsum('tbn,tbnm->tbm', v[s:s + step], c)
-                if b > lo: below.append(g[-1])  # ∂f/∂(this block's input): the cotangent of the block below's output
+                cots[n] = g[-1] if b > lo else None  # ∂f/∂(this block's input): the cotangent of the block below's output
                 del g, c
-            cot = torch.cat(below) if below else None
-            del below, a, h, y, ins  # before the next block is rerun: one block's tensors alive at a time
+            del a, h, y, ins  # before the next block is rerun: one block's tensors alive at a time
         out.append(v.transpose(0, 1))
     return torch.cat(out, 1)
 
