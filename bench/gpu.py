@@ -41,6 +41,19 @@ def floor_flops(blocks, width, tokens, prefix, targets=None, mlp_ratio=4):
     vjp = blocks * (linear + 2 * attn)
     return forward + (tokens if targets is None else targets) * vjp
 
+def counted_flops(fn):
+    "FLOPs of every matrix product, convolution and attention kernel `fn()` runs, counted at the dispatcher (so vmapped and autograd work counts too), and its result."
+    from torch.utils.flop_counter import flop_registry
+    from torch.utils._python_dispatch import TorchDispatchMode
+    class Count(TorchDispatchMode):
+        n = 0
+        def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+            out = func(*args, **(kwargs or {}))
+            if (rule := flop_registry.get(func._overloadpacket)) is not None: self.n += rule(*args, **(kwargs or {}), out_val=out)
+            return out
+    with Count() as c: res = fn()
+    return c.n, res
+
 def counted_vjp_flops(name='vit_tiny_patch16_224', size=64):
     "(analytic, counted by FlopCounterMode) FLOPs of one block's forward and one input-gradient VJP, on a small CPU model."
     import timm
