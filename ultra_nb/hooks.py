@@ -222,17 +222,20 @@ class Replay:
 
 _PRODUCTS = {torch.matmul, torch.Tensor.matmul, torch.Tensor.__matmul__, torch.bmm, torch.Tensor.bmm}
 
+_where = lambda t: (t.data_ptr(), tuple(t.shape), t.stride())  # a tensor's storage, shape and strides
+
 class _Products(torch.overrides.TorchFunctionMode):
-    "Records the matrix products run while inside, to find the one that mixes the values with the attention probabilities."
+    "Records the matrix products run while inside whose left operand is square (..., N, N), to find the one that mixes the values with the attention probabilities."
     def __init__(self): super().__init__(); self.seen = []
     def __torch_function__(self, func, types, args=(), kwargs=None):
         out = func(*args, **(kwargs or {}))
-        if func in _PRODUCTS and len(args) == 2 and torch.is_tensor(out): self.seen.append((args[0], out))
+        l = args[0] if args else None
+        if func in _PRODUCTS and torch.is_tensor(l) and l.dim() >= 3 and l.shape[-1] == l.shape[-2] and torch.is_tensor(out):
+            self.seen.append((_where(l), out))  # only square left operands: the logits' product (and its N×N output) is not kept alive
         return out
     def taking(self, a:torch.Tensor):
         "The output of the one product whose left operand is `a` itself (same storage, shape and strides), or None."
-        same = lambda t: t.data_ptr() == a.data_ptr() and t.shape == a.shape and t.stride() == a.stride()
-        hits = [o for l, o in self.seen if torch.is_tensor(l) and same(l)]
+        hits = [o for w, o in self.seen if w == _where(a)]
         return hits[0] if len(hits) == 1 and hits[0].shape[:-1] == a.shape[:-1] else None
 
 def _recorded(fam: Family, x, upto:int, **kw) -> Replay:
