@@ -124,21 +124,26 @@ def _vjp(y, ins, cot, retain:bool):
 
 def _top(h, y, a, o, t, step, below:bool, tight:bool):
     "The target block's rows (T, B, N) from one summed backward and, when `below`, each chunk's cotangent of the block's input `h`."
-    dA, dO, dH = torch.autograd.grad(y.sum(), (a, o, h), retain_graph=below)
+    if tight: _release(y)  # as before every pass (see `_rows`)
+    u, inv = torch.unique(t, return_inverse=True)
+    once = torch.zeros(len(t), dtype=torch.bool)
+    once[torch.full((len(u),), len(t)).scatter_reduce(0, inv, torch.arange(len(t)), 'amin')] = True  # a target's first place in t
+    dA, dO, dH = torch.autograd.grad(y[:, u].sum(), (a, o, h), retain_graph=below)  # each target token once
     v = dA.mul_(a.detach()).clamp_min_(0).mean(1)[:, t].transpose(0, 1).to(y.dtype)  # row i is target i's own: after A·V all is token-wise
     v[torch.arange(len(t)), :, t] += 1
     del dA  # an attention-sized tensor: not held through the passes below
     if not below: return v, []
-    own = dH - torch.autograd.grad(o, h, dO, retain_graph=True)[0]  # the token-wise part of ∂y/∂h: row i is target i's
-    cots = []
+    cots, via = [], torch.zeros_like(dH)
     for s in range(0, len(t), step):
         k, i = torch.arange(len(t[s:s + step])), t[s:s + step]
         co = torch.zeros((len(k),) + o.shape, dtype=o.dtype, device=o.device)
         co[k, ..., i, :] = dO[..., i, :].movedim(-2, 0)  # target i's cotangent of A·V: its own row of the summed one
-        if tight: _release(o)
+        if tight: _release(y)
         g = _vjp(o, (h,), co, retain=s + step < len(t))[0]
-        g[k, :, i] += own[:, i].transpose(0, 1)
+        via += g[once[s:s + step]].sum(0)  # what came through A·V, summed over the targets (a repeated one once)
         cots.append(g)
+    own = dH - via  # the token-wise part of ∂(Σ f)/∂h (what did not come through A·V): row i is target i's alone
+    for s, g in zip(range(0, len(t), step), cots): g[torch.arange(len(g)), :, t[s:s + step]] += own[:, t[s:s + step]].transpose(0, 1)
     return v, cots
 
 def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
@@ -152,7 +157,8 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
         t, step = targets[done:done + plan['group']], plan['chunk']
         done += len(t)
         chunks = range(0, len(t), step)  # the group's chunks share each block's graph, freed after the last one
-        short = o is not None and getattr(f, 'tokenwise', False)  # the target block in one summed backward
+        D = z.shape[-1]  # the summed backward is one more pass: it pays when the targets' savings (9·D² of a block's 12·D² + 4·N·D FLOPs per token each) exceed it
+        short = o is not None and getattr(f, 'tokenwise', False) and (block == lo or len(t) * 9 * D > 12 * D + 4 * N)
         if short:
             v, cots = _top(h, y, a, o, t, step, block > lo, plan['tight'])
             del h, y, z, a, o  # before the block below is rerun
