@@ -102,7 +102,7 @@ def main(ref_tokens, budget, reps, quiet, wait_s):
     s8 = in_child('vit_small_patch8_224', 2048, 32)
     per_tok = t_ref / ref_tokens
     flop_ratio = floor_flops(L, D, n, 1) / (n * floor_flops(L, D, n, 1, targets=0))  # one forward + n VJPs, against the floor's n forwards
-    counted = flop_counts(model, x, targets)
+    counted = flop_counts(model, x, len(targets), lambda: ultra_rows(model, x, targets, budget_mb=budget), plain)
     ratios = sorted(e / f for e, f in zip(times[budget], times['floor']))
     med, (lo, hi) = median_ci(ratios)
     print(f"idle before each round: {[round(i, 2) for i in idles]}; per-round engine/floor: {[round(r, 3) for r in ratios]}")
@@ -139,17 +139,17 @@ def main(ref_tokens, budget, reps, quiet, wait_s):
     (ROOT / 'bench/results/maps.md').write_text(text)
     figures(model, x, fast)
 
-def flop_counts(model, x, targets):
-    "Counted FLOPs of the maps, with and without the target block's summed backward, over those of the floor's forwards (one image's, explicit attention, times the targets)."
-    engine, _ = counted_flops(lambda: ultra_rows(model, x, targets))
-    plain, _ = counted_flops(lambda: ultra_rows(model, x, targets, objective_=lambda z: z.sum(-1)))  # a callable not marked token-wise
+def flop_counts(model, x, n, fast, plain):
+    "Counted FLOPs of the maps of `n` targets, `fast` (the engine) and `plain` (no summed backward), over those of the floor's n forwards (one image's, explicit attention, times n)."
+    engine, _ = counted_flops(fast)
+    plain, _ = counted_flops(plain)
     fused = [b.attn.fused_attn for b in model.blocks]
     for b in model.blocks: b.attn.fused_attn = False  # the dispatcher counts explicit attention's products; the fused kernel does the same ones
     try:
         with torch.no_grad(): one, _ = counted_flops(lambda: model(x))
     finally:
         for b, f in zip(model.blocks, fused): b.attn.fused_attn = f
-    return dict(engine=engine / (len(targets) * one), per_target=plain / (len(targets) * one))
+    return dict(engine=engine / (n * one), per_target=plain / (n * one))
 
 def figures(model, x, rows):
     import matplotlib; matplotlib.use('Agg')

@@ -133,7 +133,7 @@ def _top(h, y, a, o, t, step, below:bool, tight:bool):
     v[torch.arange(len(t)), :, t] += 1
     del dA  # an attention-sized tensor: not held through the passes below
     if not below: return v, []
-    cots, via = [], torch.zeros_like(dH)
+    parts, via = [], torch.zeros_like(dH)
     for s in range(0, len(t), step):
         k, i = torch.arange(len(t[s:s + step])), t[s:s + step]
         co = torch.zeros((len(k),) + o.shape, dtype=o.dtype, device=o.device)
@@ -141,10 +141,10 @@ def _top(h, y, a, o, t, step, below:bool, tight:bool):
         if tight: _release(y)
         g = _vjp(o, (h,), co, retain=s + step < len(t))[0]
         via += g[once[s:s + step]].sum(0)  # what came through A·V, summed over the targets (a repeated one once)
-        cots.append(g)
+        parts.append((k, i, g))
     own = dH - via  # the token-wise part of ∂(Σ f)/∂h (what did not come through A·V): row i is target i's alone
-    for s, g in zip(range(0, len(t), step), cots): g[torch.arange(len(g)), :, t[s:s + step]] += own[:, t[s:s + step]].transpose(0, 1)
-    return v, cots
+    for k, i, g in parts: g[k, :, i] += own[:, i].transpose(0, 1)
+    return v, [g for _, _, g in parts]
 
 def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
     "ULTra rows (B, T, N) of `targets` from the recorded pass `rp`, walking down from `block` to block `lo`; see `ultra_rows`."
