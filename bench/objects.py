@@ -52,11 +52,11 @@ def items(sh, name, n=None) -> list:
     return out
 
 def map_path(name, i, block): return OUT / 'maps' / name.split('-')[0] / f'{i}_b{block}.pt'
+def cls_path(name, i, block): return OUT / 'maps' / name.split('-')[0] / f'{i}_b{block}_cls.pt'
 
 def stage_maps(args):
-    from ultra_nb import ULTra
-    model, sh = material()
-    u = ULTra(model, verbose=False)
+    from ultra_nb.maps import ultra_maps
+    model, sh = material(); fam = family_of(model)
     todo = [(name, i, p, b) for b in args.blocks for name in args.sets for i, p, _ in items(sh, name, args.n)]
     if args.interleave:  # round robin over the sets, each in a seeded random order: whatever part finishes is a random subset of each
         per = [[t for t in todo if t[0] == name] for name in args.sets]
@@ -64,12 +64,13 @@ def stage_maps(args):
         todo = [q[j] for j in range(max(map(len, per))) for q in per if j < len(q)]
     done = 0
     for name, i, p, b in todo:
-        out = map_path(name, i, b)
-        if out.exists(): continue
+        out, oc = map_path(name, i, b), cls_path(name, i, b)
+        if out.exists() and oc.exists(): continue
         t = time.time()
-        m = u.maps(p, block=b).grid_maps[0].half()
+        x, _ = as_images(p, fam)  # the CLS token's map too (target 0): one more row of the same passes
+        m = ultra_maps(model, x, tokens=torch.arange(fam.prefix + 196), block=b, size=None)[0].half()
         out.parent.mkdir(parents=True, exist_ok=True)
-        torch.save(m, out.with_suffix('.tmp')); out.with_suffix('.tmp').rename(out)
+        for f, v in ((oc, m[0]), (out, m[fam.prefix:])): torch.save(v.clone(), f.with_suffix('.tmp')); f.with_suffix('.tmp').rename(f)
         done += 1
         print(f'{time.strftime("%H:%M:%S")} {name} {i} block {b}: {time.time() - t:.1f} s ({done} new)', flush=True)
 
