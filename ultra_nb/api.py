@@ -88,6 +88,13 @@ def _map_cache(cache):
     if isinstance(cache, MapCache): return cache
     raise TypeError(f"cache={cache!r}: pass None or False (no cache), True (the default folder), a folder path, or a MapCache")
 
+def _text_mode(exact:bool, objective, kind) -> dict:
+    "{group, top}: the text preset's faster mode for this objective (measured for it), or the exact maps (`exact`, vision, or no measured mode)."
+    if not isinstance(exact, bool): raise TypeError(f"exact must be True or False, got {exact!r}")
+    pre = next((p for p in PRESETS if p.kind == 'text' and p.objective == objective and p.group is not None), None)
+    if exact or kind != 'text' or pre is None: return dict(group=1, top=None)
+    return dict(group=pre.group, top=pre.top)
+
 def _text_preset(objective, block, n_blocks) -> tuple: # (objective, block, preset or None)
     "A text model's objective and block: the preset's when neither is given; a chosen block alone means the paper's f_s there."
     if objective is None: objective = preset('text').objective if block is None else 'sum'
@@ -108,7 +115,8 @@ class ULTra:
                  budget_mb:float=BUDGET_MB, # memory for one batch of targets (see `ultra_rows`)
                  verbose:bool=True, # print the preset used when the block or cut comes from it
                  max_pixels:int|None=MAX_PIXELS, # image files larger than this are refused with a sentence (None: no limit)
-                 dtype:str='float32'): # the maps' precision: 'float32', 'tf32' (CUDA), or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
+                 dtype:str='float32', # the maps' precision: 'float32', 'tf32' (CUDA), or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
+                 exact:bool=False): # text: the exact maps (one backward pass per summary token, every block) instead of the preset's faster mode
         self.fam = family_of(model)
         Settings(budget_mb=budget_mb, dtype=dtype)  # their sentences before anything moves
         if model.training: raise ValueError("the model is in training mode, so dropout would make every map random: call model.eval() first")
@@ -127,7 +135,8 @@ class ULTra:
             objective = objective or self.preset.objective
             block_ = w_block if w_block is not None else block if block is not None else self.preset.block_for(self.n_blocks)
         self.from_preset = block is None and w_block is None
-        self.settings = Settings(block_, objective, budget_mb=budget_mb, device=str(self.device), dtype=dtype)
+        self.settings = Settings(block_, objective, budget_mb=budget_mb, device=str(self.device), dtype=dtype,
+                                 **_text_mode(exact, objective, self.fam.kind))
         self.cache, self.max_pixels = _map_cache(cache), max_pixels
 
     @property
@@ -165,7 +174,15 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
                                        shape=(len(x), len(t), *grid), **({} if s.dtype == 'float32' else dict(dtype=s.dtype)))
          if self.cache is not None else compute())
     return Maps(m, t, grid, x, sizes, s, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
-                self.preset if self.from_preset and s.block == self.block else None, self.verbose)
+                self.preset if self.from_preset and s.block == self.block else None, self.verbose, prior=self._prior(x, grid))
+
+def _prior(self:ULTra, x, grid) -> torch.Tensor|None:
+    "(B, h, w) the CLS token's attention to each patch at the objects preset's prior block (one forward pass), or None without a CLS token."
+    from ultra_nb.objects import cls_attention
+    pre = preset('vision', 'objects')
+    a = cls_attention(self.model, x, pre.scaled(pre.prior_block, self.n_blocks)) if pre.prior_block is not None else None
+    return None if a is None else a.reshape(len(x), *grid).float().cpu()
+ULTra._prior = _prior
 ULTra.maps = _maps
 
 # %% ../nbs/10_api.ipynb #7163b1c4
@@ -249,6 +266,7 @@ class Maps(Result):
     std: tuple = (0.229, 0.224, 0.225)
     preset: Preset|None = None # the preset the settings came from, if any
     verbose: bool = True # say which preset cut `segment` uses
+    prior: torch.Tensor|None = None # (B, h, w) the CLS token's attention to each patch at the objects preset's prior block (`foreground`); None without a CLS token
 
     @property
     def block(self) -> int: return self.settings.block
@@ -279,7 +297,8 @@ class Maps(Result):
 
     def _state(self) -> tuple:
         meta = self._made_meta() | dict(grid=list(self.grid), sizes=[list(s) for s in self.sizes], mean=list(self.mean), std=list(self.std))
-        return dict(grid_maps=self.grid_maps.detach().cpu().numpy(), tokens=self.tokens.numpy(), images=self.images.detach().cpu().numpy()), meta
+        arrays = dict(grid_maps=self.grid_maps.detach().cpu().numpy(), tokens=self.tokens.numpy(), images=self.images.detach().cpu().numpy())
+        return arrays | ({} if self.prior is None else dict(prior=self.prior.detach().cpu().numpy())), meta
 
     @classmethod
     def _from_state(cls, d, m, path) -> Maps:
@@ -290,9 +309,11 @@ class Maps(Result):
                f"it has {len(t)} token indices for {g.shape[1]} maps" if len(t) != g.shape[1] else
                f"its token indices leave 0..{grid[0] * grid[1] - 1}" if len(t) and (t.min() < 0 or t.max() >= grid[0] * grid[1]) else
                f"it has {len(ims)} images and {len(sizes)} sizes for {len(g)} maps" if not len(ims) == len(sizes) == len(g) else
-               "its maps are NaN or infinite" if not torch.isfinite(g).all() else None)
+               "its maps are NaN or infinite" if not torch.isfinite(g).all() else
+               f"its prior is not one {grid} grid per image" if 'prior' in d and tuple(d['prior'].shape) != (len(g), *grid) else None)
         if why: raise ValueError(f"{path} does not hold consistent maps: {why}; write it again with `Maps.save`")
-        return cls(g, t, grid, ims, sizes, _settings_of(m), m['model'], tuple(m['mean']), tuple(m['std']), _preset_of(m.get('preset')))
+        return cls(g, t, grid, ims, sizes, _settings_of(m), m['model'], tuple(m['mean']), tuple(m['std']), _preset_of(m.get('preset')),
+                   prior=torch.from_numpy(d['prior']) if 'prior' in d else None)
 
 # %% ../nbs/10_api.ipynb #0c561921
 class OfMaps(Result):
@@ -475,22 +496,32 @@ def _select(self:Maps, token:int|None=None, # a patch index (row-major, prefix t
     return ObjectMask(self, [m], [None], dict(token=t, tau=tau, image=i))
 Maps.select = _select
 
-def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the objects preset's
-                tau:float|None=None # threshold for the 'mass' rule; None: the preset's
+def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the objects preset's ('prior')
+                tau:float|None=None # threshold for the 'seed' and 'mass' rules; None: the preset's
                ) -> ObjectMask:
-    "One object mask per image, with no click (object discovery from all token maps; see the objects chapter)."
-    thresholded = ('seed', 'mass')
-    if rule is None or (rule in thresholded and tau is None):
-        pre = _objects_preset(self)
-        rule = rule or pre.foreground
-        if rule in thresholded and tau is None: tau = pre.fg_tau
+    "One object mask per image, with no click (object discovery from all token maps and the CLS token's attention; see the objects chapter)."
+    thresholded, pre = ('seed', 'mass'), preset('vision', 'objects')
+    if rule is None:
+        rule = pre.foreground
+        if rule == 'prior' and self.prior is None:
+            rule = 'seed'
+            if self.verbose: say("these maps carry no CLS attention (a model without a CLS token, or a file saved before it was kept): "
+                                 "object discovery falls back to the 'seed' rule")
+        _objects_preset(self)
     if rule not in FG_RULES: raise ValueError(f"unknown foreground rule {rule!r}: use one of {FG_RULES}")
+    if rule == 'prior' and self.prior is None: raise ValueError(
+        "rule 'prior' needs the CLS token's attention, which these maps do not carry (a model without a CLS token, or a file saved "
+        "before it was kept): use rule='seed', or compute the maps again")
+    if rule in thresholded and tau is None: tau = pre.fg_tau
     if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
+    kw = dict(k=pre.fg_k, c=pre.fg_c, method=pre.fg_method) if rule == 'prior' else {}
     masks, soft = [], []
-    for g, size in zip(self.grid_maps, self.sizes):
-        m, s = foreground_mask(foreground_map(g, rule, tau), rule, tuple(size), tau)
+    for j, (g, size) in enumerate(zip(self.grid_maps, self.sizes)):
+        score = foreground_map(g, rule, tau, prior=self.prior[j] if rule == 'prior' else None, **kw)
+        m, s = foreground_mask(score, rule, tuple(size), tau)
         masks.append(m.cpu().numpy()); soft.append(s.cpu().numpy())
-    return ObjectMask(self, masks, soft, dict(rule=rule) | (dict(tau=tau) if rule in thresholded else {}))
+    how = dict(rule=rule) | (dict(tau=tau) if rule in thresholded else {}) | (kw | dict(prior_block=pre.prior_block) if rule == 'prior' else {})
+    return ObjectMask(self, masks, soft, how)
 Maps.foreground = _foreground
 
 # %% ../nbs/10_api.ipynb #2c38e9fe
@@ -590,7 +621,11 @@ def _explain(self:ULTra, context:str, # the text the summary is about
     inp = build_input(self.tok, context, summary, separator, model=self.model)
     if self.from_preset: self._say(self.preset.describe(self.n_blocks) if s.objective == self.preset.objective else
                                    f"block {s.block} of {self.n_blocks}, objective {s.objective}")
-    with s.autocast(): maps = summary_maps(self.model, inp, s.block, s.objective, budget_mb=s.budget_mb).float().cpu()
+    n_sum = inp.summary.stop - inp.summary.start
+    passes = 1 if s.group == 'all' else -(-n_sum // s.group)
+    self._say(f"{inp.context.stop - inp.context.start} context tokens, {n_sum} summary tokens: {passes} backward pass(es) through {s.top or s.block + 1} blocks"
+              + (" (the exact maps)" if s.group == 1 and s.top is None else " (the preset's fast mode; exact=True gives the exact maps)"))
+    with s.autocast(): maps = summary_maps(self.model, inp, s.block, s.objective, budget_mb=s.budget_mb, group=s.group, top=s.top).float().cpu()
     sinks = () if keep_sinks else inp.sinks
     return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, sinks, s, self.fam.name,
                               self.preset if self.from_preset else None, self.model)
@@ -603,10 +638,11 @@ def explain_summary(model, # a Hugging Face causal LM loaded with attn_implement
                     block:int|None=None, # 0-based block; None: the preset's ('logprob': the last block)
                     objective:str|None=None, # one of `settings.TEXT_OBJECTIVES`; None: the preset's, or 'sum' when a block is given
                     keep_sinks:bool=False, # keep attention-sink positions in λ
-                    separator:str=SEPARATOR, max_new_tokens:int=64, budget_mb:float=BUDGET_MB, verbose:bool=True
+                    separator:str=SEPARATOR, max_new_tokens:int=64, budget_mb:float=BUDGET_MB, verbose:bool=True,
+                    exact:bool=False # the exact maps instead of the preset's faster mode
                    ) -> SummaryExplanation:
     "The short form of `ULTra(model, tok, block=, objective=).explain(context, summary)`."
     fam = family_of(model)
     if fam.kind != 'text': raise TypeError(f"{fam.name} is not a text model: explain images with ULTra(model).maps(x)")
-    return ULTra(model, tok, block=block, objective=objective, budget_mb=budget_mb, verbose=verbose).explain(
+    return ULTra(model, tok, block=block, objective=objective, budget_mb=budget_mb, verbose=verbose, exact=exact).explain(
         context, summary, keep_sinks=keep_sinks, separator=separator, max_new_tokens=max_new_tokens)

@@ -343,15 +343,20 @@ def _available_mb(device) -> float|None:
     try: return next(int(l.split()[1]) / 1024 for l in open('/proc/meminfo') if l.startswith('MemAvailable:'))
     except (OSError, StopIteration): return None
 
-def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_tokens:int=64, budget_mb:float=BUDGET_MB) -> tuple:
+def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_tokens:int=64, budget_mb:float=BUDGET_MB,
+                 group:int|str=1, top:int|None=None # summary tokens per backward pass, blocks aggregated (`Settings`)
+                ) -> tuple:
     "(one line saying how much work and memory the maps will take, from the engine's chunk rule; peak MB) — before the work starts."
     c = model.config
     n_ctx = len(tok(text.strip(), add_special_tokens=False)['input_ids'])
     n_sum = len(tok(' ' + summary.strip(), add_special_tokens=False)['input_ids']) if summary else max_new_tokens
     n = n_ctx + n_sum + 8
-    p = pass_plan(n, c.hidden_size, c.num_attention_heads, n_sum, budget_mb, next(model.parameters()).dtype, blocks=block + 1)
+    units = 1 if group == 'all' else -(-n_sum // group)  # one backward pass per group of summary tokens
+    walked = top or block + 1
+    p = pass_plan(n, c.hidden_size, c.num_attention_heads, units, budget_mb, next(model.parameters()).dtype, blocks=walked)
+    what = 'summary token' if group == 1 else 'group of summary tokens' if group != 'all' else 'summary (all tokens in one)'
     return (f"summary: {n_ctx} context tokens, {'' if summary else 'up to '}{n_sum} summary tokens, block {block}: "
-            f"{p['passes']} pass(es) of {p['per_pass']} target(s) through {block + 1} blocks, memory up to about {p['peak_mb'] / 1024:.1f} GB"), p['peak_mb']
+            f"{p['passes']} pass(es) of {p['per_pass']} {what}(s) through {walked} blocks, memory up to about {p['peak_mb'] / 1024:.1f} GB"), p['peak_mb']
 
 def cmd_summary(a):
     ctx = Path(a.context)
@@ -377,12 +382,13 @@ def cmd_summary(a):
     except Exception as e: raise UserError(f"cannot load a causal LM from {a.model}{' / ' + a.gguf if a.gguf else ''} "
                                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): pass a folder with config.json and weights, or an intact --gguf file") from None
     if a.device: model.to(a.device)
-    u = _check(ULTra, model, tok, block=a.block, objective=a.objective, verbose=False)  # block and objective as the api resolves them
-    line, peak = summary_plan(model, tok, text, a.summary, u.block)
+    u = _check(ULTra, model, tok, block=a.block, objective=a.objective, verbose=False, exact=a.exact)  # as the api resolves them
+    line, peak = summary_plan(model, tok, text, a.summary, u.block, group=u.settings.group, top=u.settings.top)
     free = _available_mb(a.device)
     if free is not None and peak > free: raise UserError(
         f"{line}, but only {free / 1024:.1f} GB are free: shorten the context, or run where more memory is free")
-    print(f"ultra-nb: {line}; {'preset text ' if u.from_preset else ''}block {u.block} of {u.n_blocks}, objective {u.objective}")
+    print(f"ultra-nb: {line}; {'preset text ' if u.from_preset else ''}block {u.block} of {u.n_blocks}, objective {u.objective}"
+          + ('' if u.settings.group == 1 and u.settings.top is None else ", the preset's fast mode (--exact: the exact maps)"))
     e = _check(u.explain, text, a.summary, keep_sinks=a.keep_sinks)
     out.mkdir(parents=True, exist_ok=True)
     paths = [atomic(stem.with_name(stem.name + s), lambda t: e.save(t, overwrite=True)) for s in ('.html', '.png', '.json')]  # no half-written result
@@ -451,6 +457,7 @@ def parser() -> argparse.ArgumentParser:
     t.add_argument('--gguf', help='a GGUF file inside --model'); t.add_argument('--block', type=int, help='0-based block; default: the preset')
     t.add_argument('--objective', choices=TEXT_OBJECTIVES, help="what each summary token's map explains (see the summaries chapter); default: the preset's, or 'sum' with --block")
     t.add_argument('--keep-sinks', action='store_true', help='keep attention-sink positions in the scores')
+    t.add_argument('--exact', action='store_true', help="the exact maps (one backward pass per summary token through every block) instead of the preset's fast mode (see the summaries chapter)")
     t.add_argument('--device', help='cpu, cuda or cuda:N (default: cpu)'); t.add_argument('--out', default='ultra_out', help='output folder (default ./ultra_out)')
     t.add_argument('--overwrite', action='store_true', help='replace earlier results in --out')
     return p

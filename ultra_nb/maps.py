@@ -181,34 +181,40 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
         out.append(v.transpose(0, 1))
     return torch.cat(out, 1)
 
-def _rows_grouped(rp, f, block, targets, size:int, budget_mb, lo=0) -> torch.Tensor:
-    "Rows (B, T, N) with f summed over groups of `size` consecutive targets before the positive part: one VJP per group and block; each target's row walks down its group's C̄."
+def _rows_grouped(rp, f, block, targets, size:int, budget_mb, lo=0, exact:int=0) -> torch.Tensor:
+    """Rows (B, T, N) with f summed over groups of `size` consecutive targets before the positive part: one VJP per group and block,
+    each target's row walked down its group's C̄; the top `exact` blocks are walked per target first (their C̄ exact)."""
     gid = torch.arange(len(targets)) // size  # the group of each target
     n, out, plan, done = int(gid[-1]) + 1, [], None, 0
     while done < n:
         h, _, z, a = rp.run(block)
         y = f(z)
         B, N = y.shape
-        plan = plan or _plan(a, z, n, block + 1, budget_mb)  # a group's seed costs what a target's does
-        mine = (gid >= done) & (gid < done + plan['group'])
+        plan = plan or _plan(a, z, len(targets) if exact else n, block + 1, budget_mb)  # a group's seed costs what a target's does
+        mine = (gid >= done) & (gid < done + (max(1, plan['group'] // size) if exact else plan['group']))
         t, g = targets[mine], gid[mine] - done
         n_g, step = int(g[-1]) + 1, plan['chunk']
         done += n_g
-        seed = torch.zeros(n_g, B, N, dtype=y.dtype, device=y.device)
-        seed[g, :, t] = 1  # the group's f: the sum of its targets' (a repeated target once)
+        unit = torch.arange(len(t)) if exact else g  # whose cotangent each target's row walks with: its own, then its group's
+        seed = torch.zeros(int(unit[-1]) + 1, B, N, dtype=y.dtype, device=y.device)
+        seed[unit, :, t] = 1  # a group's f is the sum of its targets' (a repeated target once)
         v = torch.zeros(len(t), B, N, dtype=y.dtype, device=y.device)
         v[torch.arange(len(t)), :, t] = 1
-        chunks = range(0, n_g, step)
-        cots = [seed[s:s + step] for s in chunks]
+        cots = [seed[s:s + step] for s in range(0, len(seed), step)]
         for b in range(block, lo - 1, -1):
             if b < block: h, y, _, a = rp.run(b)
+            if exact and b == block - exact:  # from here down, one cotangent per group: the sum of its targets'
+                c = torch.cat(cots)
+                cots, unit = list(torch.zeros((n_g,) + c.shape[1:], dtype=c.dtype, device=c.device).index_add_(0, g, c).split(step)), g
+                del c
             ins = (a, h) if b > lo else (a,)
-            for k, s in enumerate(chunks):
+            n_u = sum(map(len, cots))
+            for k, s in enumerate(range(0, n_u, step)):
                 if plan['tight']: _release(y)
-                gr = _vjp(y, ins, cots[k], retain=s + step < n_g)
-                c = gr[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (groups, B, N, N)
-                m = (g >= s) & (g < s + step)
-                v[m] += torch.einsum('tbn,tbnm->tbm', v[m], c[g[m] - s])
+                gr = _vjp(y, ins, cots[k], retain=s + step < n_u)
+                c = gr[0].mul_(a.detach()).clamp_min_(0).mean(2)  # (units, B, N, N)
+                m = (unit >= s) & (unit < s + step)
+                v[m] += torch.einsum('tbn,tbnm->tbm', v[m], c[unit[m] - s])
                 cots[k] = gr[-1] if b > lo else None
                 del gr, c
             del a, h, y, ins
@@ -242,20 +248,23 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
                budget_mb:float=1024, # memory for one chunk of targets in one block; sets how many targets share a pass
                top:int|None=None, # aggregate over the `top` blocks that end at `block` only (None: all of them, the exact maps)
                group:int|None=None, # sum f over groups of this many consecutive targets before the positive part (an approximation; None or 1: exact)
+               exact_blocks:int=0, # with `group`: walk the top `exact_blocks` blocks per target (exact there), the rest per group
                **kw # passed on to the model
               ) -> torch.Tensor: # (B, T, N): row i of R_i over all N input tokens, prefix included
     "Exact ULTra relevance rows for many target tokens from batched backward passes, one block at a time."
-    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group, **kw)
+    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group, exact_blocks, **kw)
 
 def _grad_ready(x):
     "`x` (a tensor or a mapping of them) usable in an autograd graph, also when it was made under `torch.inference_mode()`."
     if torch.is_tensor(x): return x.clone() if x.is_inference() else x
     return {k: _grad_ready(v) for k, v in dict(x).items()} if hasattr(x, 'keys') else x
 
-def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=None, **kw) -> torch.Tensor:
+def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=None, exact_blocks=0, **kw) -> torch.Tensor:
     "`ultra_rows`, aggregating over the `top` blocks that end at `block` (None: all of them), f summed over groups of `group` targets."
     if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1): raise ValueError(
         f"group is how many consecutive targets share one backward pass, a whole number >= 1; got {group!r} (1 or None: the exact maps)")
+    if isinstance(exact_blocks, bool) or not isinstance(exact_blocks, int) or exact_blocks < 0: raise ValueError(
+        f"exact_blocks is how many blocks from the target block down are walked per target, a whole number >= 0; got {exact_blocks!r}")
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
     # gradients on even inside the caller's `torch.no_grad()` / `inference_mode()`; inference tensors copied into normal ones
     with torch.inference_mode(False), torch.enable_grad(), capture(model) as cap, precomputed_activation_grads(cap.fam.model):
@@ -268,7 +277,7 @@ def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=
             raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens (negative indices do not "
                              f"count from the end); got {targets.tolist()[:8]}")
         lo = 0 if top is None else max(0, block + 1 - top)
-        if group and group > 1 and len(targets): return _finite(_rows_grouped(rp, f, block, targets, group, budget_mb, lo).detach(), x)
+        if group and group > 1 and len(targets): return _finite(_rows_grouped(rp, f, block, targets, group, budget_mb, lo, exact_blocks).detach(), x)
         return _finite(_rows(rp, f, block, targets, budget_mb, lo).detach(), x)
 
 # %% ../nbs/01_maps.ipynb #ec197732
@@ -281,7 +290,8 @@ def gradient_rollout(attns:list, # per block, (B, H, N, N) attention probabiliti
     return R
 
 def ultra_rows_reference(model, x, tokens, block:int=-1, objective_=None, normalize:bool=False,
-                         group:int|None=None, # target i's f is the sum over its group of `group` consecutive targets
+                         group:int|None=None, # target i's f is the sum over its group of `group` consecutive targets ...
+                         exact_blocks:int=0, # ... below the top `exact_blocks` blocks (there, its own)
                          **kw) -> torch.Tensor:
     "Same result as `ultra_rows`, the slow way: per token, per block gradients and full matrix products."
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
@@ -292,8 +302,9 @@ def ultra_rows_reference(model, x, tokens, block:int=-1, objective_=None, normal
             tr = cap(x, **kw)
             last = check_block(block, len(tr.attns))
             g = group or 1
-            fi = f(tr.tokens[last])[:, sorted(set(ts[j // g * g:(j // g + 1) * g]))].sum()
-            grads = [torch.autograd.grad(fi, a, retain_graph=True)[0] for a in tr.attns[:last + 1]]
+            fz = f(tr.tokens[last])
+            fi, fg = fz[:, i].sum(), fz[:, sorted(set(ts[j // g * g:(j // g + 1) * g]))].sum()
+            grads = [torch.autograd.grad(fi if b > last - exact_blocks else fg, a, retain_graph=True)[0] for b, a in enumerate(tr.attns[:last + 1])]
             rows.append(gradient_rollout(tr.attns[:last + 1], grads)[:, i].detach())
     return torch.stack(rows, 1)
 

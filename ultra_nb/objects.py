@@ -11,8 +11,8 @@ from .cluster import minmax, cluster_tokens
 
 # %% auto #0
 __all__ = ['FG_RULES', 'token_at', 'cell_token', 'upsample', 'select_mask', 'border_share', 'fiedler', 'avoid_border',
-           'seed_token', 'foreground_map', 'foreground_mask', 'patch_keys', 'tokencut', 'lost', 'dsm', 'binary_mask',
-           'fg_scores']
+           'cls_attention', 'prior_share', 'seed_token', 'foreground_map', 'foreground_mask', 'patch_keys', 'tokencut',
+           'lost', 'dsm', 'binary_mask', 'fg_scores']
 
 # %% ../nbs/02b_objects.ipynb #c006ob
 def token_at(yx, # (y, x): a pixel of the original image
@@ -72,7 +72,37 @@ def avoid_border(v:torch.Tensor) -> torch.Tensor:
     return -v if border_share(v > 0) > border_share(v <= 0) else v
 
 # %% ../nbs/02b_objects.ipynb #c015ob
-FG_RULES = ('seed', 'ncut', 'mass', 'cut2')
+FG_RULES = ('prior', 'seed', 'ncut', 'mass', 'cut2')
+
+def cls_attention(model, # a vision model with a CLS token (any family `capture` knows)
+                  x:torch.Tensor, # images (B, 3, H, W), checked by the family
+                  block:int=-1 # 0-based block, negative from the end
+                 ) -> torch.Tensor|None: # (B, P) head-mean attention of the CLS token to each patch; None without a CLS token
+    "The CLS token's attention to the patches in one block, from one forward pass without gradients (the 'prior' rule's prior)."
+    from ultra_nb.hooks import capture
+    with capture(model) as cap, torch.no_grad():
+        if cap.prefix < 1: return None
+        tr = cap(x, upto=block % len(cap.fam.blocks()))
+        return tr.attns[-1].detach().mean(1)[:, 0, cap.prefix:]
+
+def prior_share(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
+                prior:torch.Tensor, # (h, w) or (T,) a non-negative prior per token, e.g. `cls_attention`
+                k:int=30, # cut the dendrogram of the maps into k clusters
+                c:float=0.75, # a cluster is object when its tokens' mean prior exceeds c times the image's
+                method:str='ward' # 'ward' (Euclidean) or 'average' (cosine) linkage of the min-max scaled maps
+               ) -> torch.Tensor: # (h, w) in [0, 1]: the object's share of the summed maps, object > 0.5
+    "ULTra's clusters say where the edges are, the prior which clusters are object: each patch's share of the object clusters' summed maps."
+    T, h, w = grid_maps.shape
+    p = torch.as_tensor(prior, dtype=torch.float64).flatten()
+    if p.shape != (T,) or not torch.isfinite(p).all(): raise ValueError(f"the prior must be {T} finite numbers, one per token; got shape {tuple(p.shape)}")
+    if method not in ('ward', 'average'): raise ValueError(f"method={method!r}: use 'ward' or 'average'")
+    lab = torch.as_tensor(cluster_tokens(grid_maps, k=min(int(k), T), metric='euclidean' if method == 'ward' else 'cosine', method=method))
+    n = int(lab.max()) + 1
+    S = torch.zeros(n, h, w, dtype=torch.float64).index_add_(0, lab, grid_maps.double())
+    pm = torch.zeros(n, dtype=torch.float64).index_add_(0, lab, p) / torch.bincount(lab, minlength=n)
+    fg = pm > c * p.mean()
+    if not fg.any(): fg = pm == pm.max()
+    return S[fg].sum(0) / S.sum(0).clamp_min(1e-12)
 
 def seed_token(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
                tau:float, # each token's mask: its min-max scaled map >= tau
@@ -88,12 +118,17 @@ def seed_token(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
 
 def foreground_map(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token, grid order
                    rule:str='seed', # one of `FG_RULES`
-                   tau:float|None=None # 'seed': the threshold of each token's mask
-                  ) -> torch.Tensor: # (h, w): higher is more object; 'ncut' > 0, 'cut2' > 0.5 is the object
+                   tau:float|None=None, # 'seed': the threshold of each token's mask
+                   prior:torch.Tensor|None=None, # 'prior': one number per token (`prior_share`)
+                   **kw # 'prior': k, c, method (`prior_share`)
+                  ) -> torch.Tensor: # (h, w): higher is more object; 'ncut' > 0, 'cut2' and 'prior' > 0.5 is the object
     "Object discovery from the token maps alone: a score per patch (see the rules above)."
     if rule not in FG_RULES: raise ValueError(f"unknown foreground rule {rule!r}: use one of {FG_RULES}")
     T, h, w = grid_maps.shape
     if T != h * w: raise ValueError(f"object discovery needs every token's map, and these are {T} of {h * w}: compute maps of all tokens")
+    if rule == 'prior':
+        if prior is None: raise ValueError("rule 'prior' chooses the object clusters by a prior per token: give prior= (e.g. `cls_attention`)")
+        return prior_share(grid_maps, prior, **kw)
     if rule == 'seed':
         if tau is None: raise ValueError("rule 'seed' thresholds every token's map: give tau in [0, 1]")
         return grid_maps[seed_token(grid_maps, tau)].double()
@@ -107,7 +142,7 @@ def foreground_map(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch t
     return S[fg] / S.sum(0).clamp_min(1e-12)
 
 def foreground_mask(score:torch.Tensor, # (h, w) from `foreground_map` or a peer
-                    rule:str, # how `score` was made: 'ncut'/'dsm' (cut at 0), 'cut2'/'tokencut'/'lost' (cut at 0.5), else at `tau`
+                    rule:str, # how `score` was made: 'ncut'/'dsm' (cut at 0), 'cut2'/'prior'/'tokencut'/'lost' (cut at 0.5), else at `tau`
                     size:tuple, # (H, W) of the mask
                     tau:float|None=None # threshold on the min-max scaled score (rules 'seed', 'mass', 'cls')
                    ) -> tuple: # ((H, W) bool mask, (H, W) soft score in [0, 1] for max F_β)
@@ -115,7 +150,7 @@ def foreground_mask(score:torch.Tensor, # (h, w) from `foreground_map` or a peer
     up = upsample(score, size)
     soft = minmax(up.flatten()).reshape(size)
     if rule in ('ncut', 'dsm'): return up > 0, soft
-    if rule in ('cut2', 'tokencut', 'lost'): return up > 0.5, soft
+    if rule in ('cut2', 'prior', 'tokencut', 'lost'): return up > 0.5, soft
     if tau is None: raise ValueError(f"rule {rule!r} thresholds its score: give tau in [0, 1]")
     return soft >= tau, soft
 

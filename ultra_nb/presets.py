@@ -28,11 +28,20 @@ class Preset:
     sinks: str|None = None # 'excluded' or 'kept' from λ (text)
     foreground: str|None = None # the object-discovery rule (vision; see `objects.FG_RULES`)
     fg_tau: float|None = None # its threshold
+    group: int|str|None = None # text: summary tokens summed per backward pass (`ultra_rows(group=)`; 1 or None: the exact maps)
+    top: int|None = None # text: λ over the top blocks only (`ultra_rows(top=)`; None: every block)
+    prior_block: int|None = None # vision, rule 'prior': the block whose CLS attention chooses the object clusters
+    fg_k: int|None = None # rule 'prior': clusters of the maps' dendrogram
+    fg_c: float|None = None # rule 'prior': a cluster is object when its mean prior exceeds fg_c times the image's
+    fg_method: str|None = None # rule 'prior': the linkage ('ward' or 'average')
 
     def block_for(self, n_blocks:int) -> int:
         "This preset's block on a model with `n_blocks` blocks (same relative depth)."
-        if n_blocks == self.n_blocks: return self.block
-        return round(self.block / max(self.n_blocks - 1, 1) * (n_blocks - 1))
+        return self.scaled(self.block, n_blocks)
+    def scaled(self, block:int, n_blocks:int) -> int:
+        "A block of the benchmark's backbone at the same relative depth of a model with `n_blocks` blocks."
+        if n_blocks == self.n_blocks: return block
+        return round(block / max(self.n_blocks - 1, 1) * (n_blocks - 1))
 
     @property
     def cut(self) -> str|None:
@@ -50,10 +59,11 @@ _STREET = dict(backbone='deit_tiny_patch16_224', source='python bench/selection.
 PRESETS = [
     Preset('vision', 'street', block=7, n_blocks=12, objective='sum', zeta=0.6, tau=0.1, **_STREET),
     Preset('vision', 'street', block=4, n_blocks=12, objective='energy', zeta=0.65, tau=0.1, **_STREET),
-    Preset('text', 'posts', block=29, n_blocks=30, objective='logprob', sinks='excluded', backbone='SmolLM2-135M-Instruct',
+    Preset('text', 'posts', block=29, n_blocks=30, objective='logprob', sinks='excluded', backbone='SmolLM2-135M-Instruct', group='all', top=8,
            split="Reddit TL;DR val, 3 selection posts (shuffled with seed 0; the first 3 after posts[:106] with <= 250 context tokens), "
-                 "objectives sum@18 / energy@18 / sum_nomassive@18 / logprob, criterion mean Comp_k over k 10/20/50 %",
-           source='python bench/peers_text.py select --select 3', date='2026-11-30'),
+                 "objectives sum@18 / energy@18 / sum_nomassive@18 / logprob, criterion mean Comp_k over k 10/20/50 %; the mode (all summary tokens "
+                 "in one backward pass, the top 8 blocks) on the first 8 such posts, the fastest whose paired AOPC is not below the exact maps'",
+           source='python bench/peers_text.py select --select 3; python bench/peers_text.py modes --select 8', date='2026-12-07'),
     Preset('text', 'posts', block=18, n_blocks=30, objective='sum', sinks='excluded', backbone='SmolLM2-135M-Instruct',
            split='Reddit TL;DR val, 6 posts (shuffled with seed 0), blocks 1/4/8/11/15/18/22/25/29, sinks excluded',
            source='python bench/llm_sinks.py select --select 6 --blocks 1 4 8 11 15 18 22 25 29 --select-conds with', date='2026-11-25'),
@@ -75,9 +85,10 @@ def preset(kind:str, # 'vision' or 'text'
 def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)}")
 
 # %% ../nbs/07_presets.ipynb #c001op
-_OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-11-30',
-                split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 16 + 16 images, blocks 7 and 9 on 8 + 8')
-PRESETS.append(Preset('vision', 'objects', block=9, n_blocks=12, objective='sum', zeta=0.9, tau=0.1, foreground='seed', fg_tau=0.15, **_OBJECTS))
+_OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-12-07',
+                split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 40 + 40 images, maps of block 7 (the default maps\' block)')
+PRESETS.append(Preset('vision', 'objects', block=7, n_blocks=12, objective='sum', zeta=0.7, tau=0.1, foreground='prior', fg_tau=0.1,
+                      prior_block=9, fg_k=30, fg_c=0.75, fg_method='ward', **_OBJECTS))
 
 # %% ../nbs/07_presets.ipynb #c004op
 _PHOTOS = dict(backbone='deit_tiny_patch16_224', source='python bench/auto_cut.py select', date='2026-11-30',

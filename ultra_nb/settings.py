@@ -38,6 +38,8 @@ class Settings:
     budget_mb: float = BUDGET_MB # memory for one batch of targets in one block
     device: str = 'cpu' # where the maps are computed
     dtype: str = 'float32' # 'float32', 'tf32' (CUDA), or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
+    group: int|str = 1 # text: summary tokens summed per backward pass, 1 (the exact maps), a larger number, or 'all' (one pass); `ultra_rows(group=)`
+    top: int|None = None # text: aggregate over the `top` blocks that end at `block` only; None: every block (the exact maps); `ultra_rows(top=)`
 
     def __post_init__(self):
         if isinstance(self.block, bool) or not isinstance(self.block, int): raise TypeError(f"block must be an int, got {self.block!r}")
@@ -45,6 +47,10 @@ class Settings:
         if not isinstance(self.budget_mb, (int, float)) or isinstance(self.budget_mb, bool) or not self.budget_mb > 0: raise ValueError(
             f"budget_mb must be a positive number of megabytes, got {self.budget_mb!r}")
         if self.dtype not in DTYPES: raise ValueError(f"dtype={self.dtype!r}: use one of {', '.join(DTYPES)} (the maps' precision)")
+        if self.group != 'all' and (isinstance(self.group, bool) or not isinstance(self.group, int) or self.group < 1): raise ValueError(
+            f"group={self.group!r}: use 1 (the exact maps), a larger whole number of summary tokens per backward pass, or 'all' (one pass)")
+        if self.top is not None and (isinstance(self.top, bool) or not isinstance(self.top, int) or self.top < 1): raise ValueError(
+            f"top={self.top!r}: use None (every block, the exact maps) or a whole number >= 1 of blocks")
         object.__setattr__(self, 'device', str(self.device))
         if self.dtype == 'tf32' and torch.device(self.device).type != 'cuda': raise ValueError(
             f"dtype='tf32' switches a CUDA GPU's matrix products to TensorFloat-32, and the maps run on {self.device}: "
@@ -66,4 +72,5 @@ class Settings:
         return cls(**d)
     def describe(self) -> str:
         return (f"block {self.block}, objective {self.objective}" + (', normalised' if self.normalize else '') +
-                ('' if self.dtype == 'float32' else f', {self.dtype}') + f", budget {self.budget_mb:g} MB, {self.device}")
+                ('' if self.dtype == 'float32' else f', {self.dtype}') + ('' if self.group == 1 else f", summary tokens {'in one pass' if self.group == 'all' else f'in groups of {self.group}'}")
+                + ('' if self.top is None else f", the top {self.top} blocks") + f", budget {self.budget_mb:g} MB, {self.device}")
