@@ -162,7 +162,7 @@ def default_method() -> str:
     "ULTra's text default: the logprob objective in the mode `modes` chose (bench/results/peers_text_modes.json)."
     return f"{LOGPROB}/{json.loads(MODES_JSON.read_text())['chosen']}"
 
-GROUPS = dict(main=lambda: (default_method(), 'attnlrp'), others=lambda: PEERS[1:] + ('random',), exact=lambda: (LOGPROB, DEFAULT))
+GROUPS = dict(main=lambda: (default_method(), 'attnlrp'), others=lambda: PEERS[1:] + ('random',), exact=lambda: (LOGPROB,))
 STAGE = 'report'  # new records of a run carry RUN_STAGE, so the time ratio pairs methods timed in the same run
 RUN_STAGE = 'report-2026-12-07'
 
@@ -221,14 +221,15 @@ def write(rep, done, methods, tok):
             rows.append(dict(method=m, k=k, posts=len(rs), comp=round(np.mean([r['comp'][j] for r in rs]), 4), suff=round(np.mean([r['suff'][j] for r in rs]), 4),
                              aopc=round(np.mean([r['aopc'] for r in rs]), 4), abpc=round(np.mean([r['abpc'] for r in rs]), 4), seconds=round(float(np.median([r['seconds'] for r in rs])), 1)))
     same = [p for p in full if all(done[p['id'], m]['stage'] == RUN_STAGE for m in GROUPS['main']())]
+    ex = [done[p['id'], LOGPROB]['seconds'] for p in same if (p['id'], LOGPROB) in done and done[p['id'], LOGPROB]['stage'] == RUN_STAGE]
     if same:
         r = [done[p['id'], DEFAULT]['seconds'] / max(done[p['id'], 'attnlrp']['seconds'], 0.05) for p in same]
         tot = sum(done[p['id'], DEFAULT]['seconds'] for p in same) / sum(done[p['id'], 'attnlrp']['seconds'] for p in same)
         L += ['', f"**Time, ULTra's default ({DEFAULT}) against AttnLRP, measured in the same run** (each post's two methods one after the other in one "
               f"process, one thread; {len(same)} posts): per-post ratio median {np.median(r):.2f}x (mean {fmt_ci(bootstrap(r), 2)}x), total time ratio "
-              f"{tot:.2f}x ({sum(done[p['id'], DEFAULT]['seconds'] for p in same):.0f} s against {sum(done[p['id'], 'attnlrp']['seconds'] for p in same):.0f} s). "
-              f"The exact maps ({LOGPROB}) took a median {np.median([done[p['id'], LOGPROB]['seconds'] for p in same if (p['id'], LOGPROB) in done] or [float('nan')]):.1f} s "
-              "on the posts of this run that have them."]
+              f"{tot:.2f}x ({sum(done[p['id'], DEFAULT]['seconds'] for p in same):.0f} s against {sum(done[p['id'], 'attnlrp']['seconds'] for p in same):.0f} s)."
+              + ('' if not ex else f" The exact maps ({LOGPROB}) took a median {np.median(ex):.1f} s on the {len(ex)} posts of this run that have them "
+                 "(timed in another process, beside the first).")]
     # what ULTra's λ puts first: correlation with AttnLRP, share on the first context token
     corr = lambda a, b, ps: [np.corrcoef(done[p['id'], a]['scores'], done[p['id'], b]['scores'])[0, 1] for p in ps]
     L += [''] + [f"Pearson correlation of {a}'s relevance with {b}'s, per post: mean {np.mean(c):+.2f} (range {min(c):+.2f} … {max(c):+.2f})."
