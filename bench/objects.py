@@ -187,7 +187,6 @@ def choose_zeta(sh, block):
     """The segmentation cut ζ for object photos on the tune images with maps at `block`: the mean object IoU of the best segment
     (a criterion one segment cannot win, unlike U.mIoU over {background, object}, which chose ζ 0.9 and one segment per image)."""
     from ultra_nb.cluster import cluster_tokens, segment_from_clusters
-    from ultra_nb.evaluate import SegScore
     res = {}
     for name in ('horse-tune', 'davis-tune'):
         for i, _, mp in items(sh, name, N_TUNE):

@@ -163,8 +163,7 @@ def default_method() -> str:
     return f"{LOGPROB}/{json.loads(MODES_JSON.read_text())['chosen']}"
 
 GROUPS = dict(main=lambda: (default_method(), 'attnlrp'), others=lambda: PEERS[1:] + ('random',), exact=lambda: (LOGPROB,))
-STAGE = 'report'  # new records of a run carry RUN_STAGE, so the time ratio pairs methods timed in the same run
-RUN_STAGE = 'report-2026-12-07'
+RUN_STAGE = 'report-2026-12-07'  # the stage of this run's records: the time ratio pairs methods timed in the same run
 
 def report_methods():
     "Every method the table shows: ULTra's default mode, AttnLRP, the other peers, random, then the exact maps and the old default (sum@18)."

@@ -174,7 +174,8 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
                                        shape=(len(x), len(t), *grid), **({} if s.dtype == 'float32' else dict(dtype=s.dtype)))
          if self.cache is not None else compute())
     return Maps(m, t, grid, x, sizes, s, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
-                self.preset if self.from_preset and s.block == self.block else None, self.verbose, prior=self._prior(x, grid))
+                self.preset if self.from_preset and s.block == self.block else None, self.verbose,
+                prior=self._prior(x, grid) if len(t) == grid[0] * grid[1] else None)  # `foreground` needs every token's map: no forward pass for a few
 
 def _prior(self:ULTra, x, grid) -> torch.Tensor|None:
     "(B, h, w) the CLS token's attention to each patch at the objects preset's prior block (one forward pass), or None without a CLS token."
@@ -622,9 +623,8 @@ def _explain(self:ULTra, context:str, # the text the summary is about
     if self.from_preset: self._say(self.preset.describe(self.n_blocks) if s.objective == self.preset.objective else
                                    f"block {s.block} of {self.n_blocks}, objective {s.objective}")
     n_sum = inp.summary.stop - inp.summary.start
-    passes = 1 if s.group == 'all' else -(-n_sum // s.group)
-    self._say(f"{inp.context.stop - inp.context.start} context tokens, {n_sum} summary tokens: {passes} backward pass(es) through {s.top or s.block + 1} blocks"
-              + (" (the exact maps)" if s.group == 1 and s.top is None else " (the preset's fast mode; exact=True gives the exact maps)"))
+    self._say(f"{inp.context.stop - inp.context.start} context tokens, {n_sum} summary tokens: {s.passes(n_sum)} backward pass(es) through {s.top or s.block + 1} blocks"
+              + (" (the exact maps)" if s.exact else " (the preset's fast mode; exact=True gives the exact maps)"))
     with s.autocast(): maps = summary_maps(self.model, inp, s.block, s.objective, budget_mb=s.budget_mb, group=s.group, top=s.top).float().cpu()
     sinks = () if keep_sinks else inp.sinks
     return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, sinks, s, self.fam.name,

@@ -11,7 +11,7 @@ import numpy as np, torch
 from .models import load_timm, load_causal_lm, check_model_file, parse_model, describe, load_model
 from .inputs import image_problem, read_rgb, read_text, writable_folder, MAX_PIXELS, check_device as _device_ok
 from .maps import block_of_layer, check_block, pass_plan
-from .settings import BUDGET_MB, TEXT_OBJECTIVES
+from .settings import BUDGET_MB, TEXT_OBJECTIVES, Settings
 from .cluster import check_cut
 from .evaluate import voc, camvid, cocostuff27, cityscapes27, potsdam3, LAYOUTS, check_dataset
 from .ultra_w import UltraW
@@ -344,17 +344,16 @@ def _available_mb(device) -> float|None:
     except (OSError, StopIteration): return None
 
 def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_tokens:int=64, budget_mb:float=BUDGET_MB,
-                 group:int|str=1, top:int|None=None # summary tokens per backward pass, blocks aggregated (`Settings`)
+                 settings:Settings=Settings() # the mode: summary tokens per backward pass, blocks aggregated
                 ) -> tuple:
     "(one line saying how much work and memory the maps will take, from the engine's chunk rule; peak MB) — before the work starts."
     c = model.config
     n_ctx = len(tok(text.strip(), add_special_tokens=False)['input_ids'])
     n_sum = len(tok(' ' + summary.strip(), add_special_tokens=False)['input_ids']) if summary else max_new_tokens
     n = n_ctx + n_sum + 8
-    units = 1 if group == 'all' else -(-n_sum // group)  # one backward pass per group of summary tokens
-    walked = top or block + 1
-    p = pass_plan(n, c.hidden_size, c.num_attention_heads, units, budget_mb, next(model.parameters()).dtype, blocks=walked)
-    what = 'summary token' if group == 1 else 'group of summary tokens' if group != 'all' else 'summary (all tokens in one)'
+    g, walked = settings.group, settings.top or block + 1
+    p = pass_plan(n, c.hidden_size, c.num_attention_heads, settings.passes(n_sum), budget_mb, next(model.parameters()).dtype, blocks=walked)
+    what = 'summary token' if g == 1 else 'group of summary tokens' if g != 'all' else 'summary (all tokens in one)'
     return (f"summary: {n_ctx} context tokens, {'' if summary else 'up to '}{n_sum} summary tokens, block {block}: "
             f"{p['passes']} pass(es) of {p['per_pass']} {what}(s) through {walked} blocks, memory up to about {p['peak_mb'] / 1024:.1f} GB"), p['peak_mb']
 
@@ -383,12 +382,12 @@ def cmd_summary(a):
                                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): pass a folder with config.json and weights, or an intact --gguf file") from None
     if a.device: model.to(a.device)
     u = _check(ULTra, model, tok, block=a.block, objective=a.objective, verbose=False, exact=a.exact)  # as the api resolves them
-    line, peak = summary_plan(model, tok, text, a.summary, u.block, group=u.settings.group, top=u.settings.top)
+    line, peak = summary_plan(model, tok, text, a.summary, u.block, settings=u.settings)
     free = _available_mb(a.device)
     if free is not None and peak > free: raise UserError(
         f"{line}, but only {free / 1024:.1f} GB are free: shorten the context, or run where more memory is free")
     print(f"ultra-nb: {line}; {'preset text ' if u.from_preset else ''}block {u.block} of {u.n_blocks}, objective {u.objective}"
-          + ('' if u.settings.group == 1 and u.settings.top is None else ", the preset's fast mode (--exact: the exact maps)"))
+          + ('' if u.settings.exact else ", the preset's fast mode (--exact: the exact maps)"))
     e = _check(u.explain, text, a.summary, keep_sinks=a.keep_sinks)
     out.mkdir(parents=True, exist_ok=True)
     paths = [atomic(stem.with_name(stem.name + s), lambda t: e.save(t, overwrite=True)) for s in ('.html', '.png', '.json')]  # no half-written result

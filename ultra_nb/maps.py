@@ -297,11 +297,10 @@ def ultra_rows_reference(model, x, tokens, block:int=-1, objective_=None, normal
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
     rows = []
     with capture(model) as cap:
-        ts = torch.as_tensor(tokens).reshape(-1).tolist()
+        ts, g = torch.as_tensor(tokens).reshape(-1).tolist(), group or 1
         for j, i in enumerate(ts):
             tr = cap(x, **kw)
             last = check_block(block, len(tr.attns))
-            g = group or 1
             fz = f(tr.tokens[last])
             fi, fg = fz[:, i].sum(), fz[:, sorted(set(ts[j // g * g:(j // g + 1) * g]))].sum()
             grads = [torch.autograd.grad(fi if b > last - exact_blocks else fg, a, retain_graph=True)[0] for b, a in enumerate(tr.attns[:last + 1])]

@@ -58,6 +58,9 @@ class Settings:
 
     @property
     def method(self) -> str|None: return METHOD_OF.get(self.objective)
+    @property
+    def exact(self) -> bool: "The exact maps: every target its own backward pass, through every block."; return self.group == 1 and self.top is None
+    def passes(self, n_targets:int) -> int: "Backward passes for `n_targets` targets: one per group."; return 1 if self.group == 'all' else -(-n_targets // self.group)
     def replace(self, **kw) -> Settings: "A copy with `kw` changed (checked again)."; return replace(self, **kw)
     def autocast(self):
         "The precision context the maps are computed in."
