@@ -6,6 +6,7 @@ the top-1 agreement and class-probability curves) on VOC-14 and CamVid-101; CRAT
 bench/results/baselines.{csv,md} and nbs/images/class_maps.png.
 
     python bench/baselines.py [--camvid-limit N]
+    python bench/baselines.py --figure-only    # class_maps.png only (3 VOC images), tables left alone
 """
 import argparse, time
 import numpy as np, torch, torch.nn.functional as F
@@ -18,6 +19,7 @@ from ultra_nb.baselines import (METHODS, explain, head_maps, top_mass_mask, best
                                 perturbation_curve)
 
 ALL = METHODS + ('random',)
+CLASS_MAPS = ROOT / 'nbs/images/class_maps.png'
 
 def up(m, size): return F.interpolate(m[None, None], size=size, mode='bilinear', align_corners=False)[0, 0]
 
@@ -72,7 +74,7 @@ def main(camvid_limit):
             mean = {k: round(100 * float(np.nanmean([r[k] for r in rows[m]])), 1) for k in rows[m][0]}
             out.append(dict(dataset=f'{ds.name}-{len(ds)}', method=m, **mean))
     write(out, crate, secs, len(v), len(c))
-    figure(model, v).savefig(ROOT / 'nbs/images/class_maps.png', dpi=70)
+    figure(model, v).savefig(CLASS_MAPS, dpi=70)
 
 def write(out, crate, secs, nv, nc):
     lines = ["# Class explanations side by side, DeiT-tiny (real weights), `bench/baselines.py`", "",
@@ -95,4 +97,8 @@ def write(out, crate, secs, nv, nc):
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--camvid-limit', type=int, default=101)
-    main(p.parse_args().camvid_limit)
+    p.add_argument('--figure-only', action='store_true', help='only class_maps.png (3 VOC images); the tables are left alone')
+    a = p.parse_args()
+    if a.figure_only:
+        model, v, _ = real_material('baselines.py', 0); figure(model, v).savefig(CLASS_MAPS, dpi=70)
+    else: main(a.camvid_limit)

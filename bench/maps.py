@@ -4,6 +4,7 @@ Prints and writes bench/results/maps.md: DeiT-tiny (real weights, ../shared) at 
 last block, objective 'sum'. Also writes the Fig. 2-style figures to nbs/images/.
 
     python bench/maps.py [--ref-tokens 16] [--budget-mb 1024] [--reps 5] [--quiet 0.8] [--wait-s 120]
+    python bench/maps.py --figures-only    # the two figures only: one engine run, no timing, maps.md left alone
 """
 import argparse, json, os, subprocess, sys, time
 from pathlib import Path
@@ -173,5 +174,8 @@ if __name__ == '__main__':
     p.add_argument('--reps', type=int, default=5, help='rounds of floor and engine, back to back; the best of each is kept')
     p.add_argument('--quiet', type=float, default=0.8, help='idle CPU fraction to wait for before each round')
     p.add_argument('--wait-s', type=float, default=120, help='longest wait for a quiet CPU before a round')
+    p.add_argument('--figures-only', action='store_true', help='draw the figures from one engine run; measure and write nothing else')
     a = p.parse_args()
-    main(a.ref_tokens, a.budget_mb, a.reps, a.quiet, a.wait_s)
+    if a.figures_only:
+        model, x = deit(); figures(model, x, ultra_rows(model, x, torch.arange(1, 197), budget_mb=a.budget_mb))
+    else: main(a.ref_tokens, a.budget_mb, a.reps, a.quiet, a.wait_s)

@@ -15,6 +15,7 @@ ULTra_S at the same k per image (per-image Hungarian U.mIoU) on VOC-14 and CamVi
 Per-image records are appended to bench/results/peers_vision_images.jsonl (committed), so a rerun skips them.
 
     python bench/peers_vision.py [--stage maps select classmaps seg report] [--camvid-limit 101] [--no-figure]
+    python bench/peers_vision.py --figure-only    # the figure alone, at the stored choices (peers_vision_select.json)
 """
 import argparse, json, time, warnings
 from pathlib import Path
@@ -217,9 +218,11 @@ if __name__ == '__main__':
     p.add_argument('--stage', nargs='+', default=['select', 'classmaps', 'seg', 'report'])  # seg and report make missing maps on demand
     p.add_argument('--camvid-limit', type=int, default=101)
     p.add_argument('--no-figure', action='store_true')
+    p.add_argument('--figure-only', action='store_true', help='only nbs/images/peers_vision.png (3 VOC images); records and tables left alone')
     a = p.parse_args()
     model, tr, cv, vo = material()
     sel, _ = load_selection()
+    if a.figure_only: a.stage = []; figure(model, vo, sel['block'], stage_select(model, tr)['block'])  # DFF's block as stored
     if 'maps' in a.stage: stage_maps(model, cv, vo, a.camvid_limit)
     sel_dff = stage_select(model, tr) if {'select', 'seg', 'report'} & set(a.stage) else None
     if 'classmaps' in a.stage: stage_classmaps(model, vo)

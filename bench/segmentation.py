@@ -5,6 +5,8 @@ Selection happens on VOC-14 only (block and every method's zeta by per-image mIo
 unchanged to CamVid-101. Writes bench/results/segmentation.{csv,md}, the selection (selection.json) and figures in nbs/images/; caches maps in bench/out/.
 
     python bench/segmentation.py [--camvid-limit N]
+    python bench/segmentation.py --figures-only    # voc_segmentations.png and voc_zeta_sweep.png at the current preset
+        # (selection.json's "vit" block and zetas) from the maps of the 4 VOC images shown; tables and voc_sweeps.png left alone
 """
 import argparse, csv, json, sys, time
 from pathlib import Path
@@ -168,8 +170,18 @@ def write(rows, extra, configs, sweep, tau_sweep, block, tau, t_voc, t_cam, n_ca
     lines += ["", f"Map time: VOC-14 {t_voc:.0f} s, CamVid-{n_cam} {t_cam:.0f} s (near 0 when cached)."]
     save('segmentation', rows, lines)
 
-def figures(ds, reps, block, sel, sweep, tau_sweep, show=(0, 3, 5, 11)):
-    "Fig. 3 overlays, a Fig. 14 zeta sweep, Fig. 8/15-style layer and zeta curves, a Fig. 12-style tau curve."
+SHOW = (0, 3, 5, 11)  # the VOC-14 images the figures show
+
+def figures_only():
+    "The two figures the segmentation chapter shows, at selection.json's current vision preset, from the maps of the SHOW images only."
+    model, v, _ = real_material('segmentation.py', 0)
+    vit = json.loads((ROOT / 'bench/results/selection.json').read_text())['vit']
+    block = vit['block']
+    reps = {i: representations(model, v, i, [('sum', block)]) for i in SHOW}
+    figures(v, reps, block, {f'ULTra_S@{block}': vit['zeta']['ULTra_S'], 'hier_features': vit['zeta']['hier_features']})
+
+def figures(ds, reps, block, sel, sweep=None, tau_sweep=None, show=SHOW):
+    "Fig. 3 overlays, a Fig. 14 zeta sweep; with the sweeps, Fig. 8/15-style layer and zeta curves and a Fig. 12-style tau curve."
     import matplotlib; matplotlib.use('Agg')
     import matplotlib.pyplot as plt
     m = f'ULTra_S@{block}'
@@ -182,6 +194,7 @@ def figures(ds, reps, block, sel, sweep, tau_sweep, show=(0, 3, 5, 11)):
         for ax, (im, title) in zip(row, panels): ax.imshow(im); ax.set_title(title, fontsize=9); ax.axis('off')
     fig.tight_layout(); fig.savefig(ROOT / 'nbs/images/voc_segmentations.png', dpi=70)
     plot_zeta_sweep(ds.image(show[1]), reps[show[1]][m], zetas=(0.2, 0.3, 0.4, 0.6)).savefig(ROOT / 'nbs/images/voc_zeta_sweep.png', dpi=70)
+    if sweep is None: return
     fig, (a, b) = plt.subplots(1, 2, figsize=(10, 3.4))
     for name, sc in sweep.items():
         a.plot(list(sc), [100 * s for s in sc.values()], marker='o', ms=3, label=name, ls='-' if name.startswith('ultra') else ':')
@@ -194,4 +207,6 @@ def figures(ds, reps, block, sel, sweep, tau_sweep, show=(0, 3, 5, 11)):
 if __name__ == '__main__':
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument('--camvid-limit', type=int, default=101)
-    main(p.parse_args().camvid_limit)
+    p.add_argument('--figures-only', action='store_true', help="only voc_segmentations.png and voc_zeta_sweep.png, at the current preset")
+    a = p.parse_args()
+    figures_only() if a.figures_only else main(a.camvid_limit)
