@@ -173,6 +173,16 @@ def make_files(d:Path) -> dict:
     f['post'] = d / 'post.txt'; f['post'].write_text('I moved to a new city last month and I still know nobody here. '
                                                      'Work is fine but evenings are lonely. How do adults make friends?')
     f['long'] = d / 'long_post.txt'; f['long'].write_text(' '.join(['the evenings here are long and quiet'] * 800))
+    # issue 35: damaged-but-decodable JPEGs, valid ones with trailing data, far-from-square shapes, other text encodings
+    f['cut_eoi'] = d / 'cut_eoi.jpg'; f['cut_eoi'].write_bytes(src[:len(src) // 2] + b'\xff\xd9')
+    f['holed'] = d / 'holed.jpg'; f['holed'].write_bytes(src[:len(src) // 3] + src[2 * len(src) // 3:])
+    f['clean_jpg'] = d / 'clean.jpg'; f['clean_jpg'].write_bytes(src)
+    f['motion'] = d / 'motion.jpg'; f['motion'].write_bytes(src + b'\x00\x00\x00\x18ftypmp42\x00\x00\x00\x00isommp42' + bytes(rng.integers(0, 256, 50_000, dtype=np.uint8)))
+    f['zpad'] = d / 'zero_padded.jpg'; f['zpad'].write_bytes(src + bytes(8192))
+    f['strip'] = d / 'strip.png'; Image.fromarray((rng.random((200, 20000, 3)) * 255).astype(np.uint8)).save(f['strip'])
+    f['dot'] = d / 'dot.png'; Image.new('RGB', (1, 1), (200, 30, 30)).save(f['dot'])
+    f['utf16'] = d / 'post_utf16.txt'; f['utf16'].write_text(f['post'].read_text(), encoding='utf-16')
+    f['cp1252'] = d / 'post_cp1252.txt'; f['cp1252'].write_bytes('“I moved to a new city” – and I still know nobody.'.encode('cp1252'))
     if good:  # VOC-like trees: good, empty split, missing id, missing label, label of another size, Latin-1 split file
         for name in ('voc_ok', 'voc_empty', 'voc_missing_id', 'voc_missing_label', 'voc_size', 'voc_latin1', 'voc_all_bad'):
             r = d / name; (r / 'JPEGImages').mkdir(parents=True); (r / 'SegmentationClass').mkdir()
@@ -334,6 +344,85 @@ def cases(d:Path, f:dict) -> list:
         for bad in (dict(k=0), dict(k=50), dict(zeta=5), dict(zeta=-1)):
             api('silent', f"explorer {', '.join(f'{k}={v}' for k, v in bad.items())} (was clamped)", lambda bad=bad: explore(vit, x, verbose=False, **bad))
     except ImportError: pass
+    # issue 35: images decoded strictly, trailing data accepted, shapes far from the model's said
+    def same_maps(o, a, b):
+        def chk(r):
+            za, zb = np.load(o / f'{a.stem}_maps.npz'), np.load(o / f'{b.stem}_maps.npz')
+            diff = [k for k in za.files if k != 'meta' and not np.array_equal(za[k], zb[k])]
+            return f'maps differ in {diff}' if diff else None
+        return chk
+    said = lambda *parts: (lambda r: None if all(p in r['out'] + r['err'] for p in parts) else f'missing {parts}')
+    cli('files', 'JPEG cut short, end marker added back (was grey rows)', ['maps', f['cut_eoi'], '--out', out('a')], check=said('is damaged (', 'cut short'))
+    cli('files', 'JPEG with a third of its middle missing (was grey rows)', ['maps', f['holed'], '--out', out('a')], check=said('is damaged (', 're-download it'))
+    cli('files', 'JPEG + trailing MP4 (motion photo): the maps of the clean file', ['maps', f['clean_jpg'], f['motion'], *DEIT, '--out', out('t1')], 'ok',
+        same_maps(out('t1'), f['clean_jpg'], f['motion']), slow=True, need='shared')
+    cli('files', 'JPEG + zero padding: the maps of the clean file', ['maps', f['clean_jpg'], f['zpad'], *DEIT, '--out', out('t2')], 'ok',
+        same_maps(out('t2'), f['clean_jpg'], f['zpad']), slow=True, need='shared')
+    cli('files', '20000x200 strip: run, with one warning', ['maps', f['strip'], *DEIT, '--out', out('t3')], 'ok',
+        said('strip.png is 20000x200 (width x height)', 'more than 4:1'), slow=True, need='shared')
+    cli('files', '1x1 image: run, with one warning', ['maps', f['dot'], *DEIT, '--out', out('t4')], 'ok',
+        said('dot.png is 1x1', 'patch grid'), slow=True, need='shared')
+    cli('models', 'UTF-16 context file (with BOM) is decoded: it reaches the GGUF check', ['summary', '--context', f['utf16'], '--summary', 'x', '--model', d / 'models', '--gguf', 'bad.gguf', '--out', out('s')],
+        check=lambda r: None if 'GGUF' in r['err'] and 'UTF' not in r['err'] else 'refused for its encoding')
+    cli('models', 'Windows-1252 context file: the encoding and the iconv command named', ['summary', '--context', f['cp1252'], '--summary', 'x', '--model', d / 'models', '--gguf', 'bad.gguf'],
+        check=said('most likely Windows-1252', 'iconv -f WINDOWS-1252 -t UTF-8'))
+    cli('files', '--max-pixels -5 (was "over the -0-megapixel limit")', ['maps', f['img'], '--max-pixels', -5, '--out', out('a')], check=said('--max-pixels'))
+    api('files', 'read_rgb(max_pixels=-5)', lambda: read_rgb(f['img'], -5))
+    # issue 35: result files, every field checked at load against the others and the model spec the file records
+    from ultra_nb.api import Segmentation, ObjectMask, SummaryExplanation
+    def tamper(p, name, arrays={}, **meta):
+        "A copy of result file `p` as d/name, with `arrays` replaced and `meta` merged in (a dict key by key)."
+        z = dict(np.load(p)); mt = json.loads(str(z.pop('meta')))
+        for k, v in meta.items(): mt[k] = mt[k] | v if isinstance(v, dict) and isinstance(mt.get(k), dict) else v
+        np.savez(d / name, **(z | arrays), meta=json.dumps(mt)); return d / name
+    def m224():  # a 12-block, 224², 16-pixel-patch ViT; two tokens' maps keep it quick
+        m = ULTra(tiny_vit(img_size=224, patch_size=16, depth=12), verbose=False).maps(torch.randn(1, 3, 224, 224), tokens=[0, 1])
+        return m, m.save(d / 'm224.npz', overwrite=True)[0]
+    def grid728():
+        m, p = m224(); return Maps.load(tamper(p, 'g728.npz', dict(grid_maps=m.grid_maps.numpy().reshape(1, 2, 7, 28)), grid=[7, 28]))
+    said_err = lambda *parts: (lambda r: None if all(s in r['err'] for s in parts) else r['err'])
+    api('silent', 'Maps file with grid 7x28 for a 224² image of 16-pixel patches (agrees with its own maps)', grid728,
+        check=said_err('g728.npz', 'its grid is 7x28, where 224x224 images of 16x16 patches make a 14x14 grid'))
+    api('silent', 'Maps file with block 99 of a 12-block model', lambda: Maps.load(tamper(m224()[1], 'b99.npz', settings=dict(block=99))),
+        check=said_err('b99.npz', 'its block is 99, where the 12-block model it names has blocks 0..11'))
+    def small_images():
+        m = u.maps(x); p, = m.save(d / 'm32.npz', overwrite=True)
+        return Maps.load(tamper(p, 'img16.npz', dict(images=m.images.numpy()[..., :16, :16])))
+    api('silent', 'Maps file whose image array is of the wrong size', small_images, check=said_err('its images are 16x16, where the model it names takes 32x32 images'))
+    def seg_labels():
+        s = u.maps(x).segment(k=3); p, = s.save(d / 'seg.npz', overwrite=True)
+        return Segmentation.load(tamper(p, 'seg_bad.npz', dict(token_clusters=np.stack([np.asarray(c) for c in s.token_clusters]) + 5)))
+    api('silent', 'Segmentation file with cluster labels out of range', seg_labels, check=said_err('its token_clusters of image 0 hold ids 5..7, where its cut k=3 numbers clusters 0..2'))
+    def mask_shape():
+        o = u.maps(x).foreground(rule='ncut'); p, = o.save(d / 'obj.npz', overwrite=True)
+        return ObjectMask.load(tamper(p, 'obj_bad.npz', dict(mask_0=o.masks[0][:16])))
+    api('silent', 'ObjectMask file whose mask shape differs from the image', mask_shape,
+        check=said_err("its mask_0 is bool of shape (16, 32), where it should be bool at image 0's original size 32x32"))
+    def summary_ids():
+        from transformers import PreTrainedTokenizerFast
+        from tokenizers import Tokenizer, models, pre_tokenizers, decoders
+        from ultra_nb.api import explain_summary
+        from ultra_nb.fam_hf_text import tiny_llama
+        chars = ['<s>', '</s>'] + [chr(c) for c in range(32, 92)]
+        t = Tokenizer(models.WordLevel({c: i for i, c in enumerate(chars)}, unk_token='?'))
+        t.pre_tokenizer, t.decoder = pre_tokenizers.Split('', 'isolated'), decoders.Fuse()
+        tok = PreTrainedTokenizerFast(tokenizer_object=t, bos_token='<s>', eos_token='</s>', unk_token='?')
+        e = explain_summary(tiny_llama(), tok, 'THE CAT SAT. ON THE MAT', 'CAT ON MAT', block=-1, verbose=False)
+        p, = e.save(d / 'post.npz', overwrite=True)
+        return SummaryExplanation.load(tamper(p, 'post_bad.npz', dict(ids=e.inp.ids.numpy() + 40)))
+    api('silent', 'SummaryExplanation file with token ids out of the vocabulary', summary_ids, check=said_err("where the model's vocabulary has ids 0..63"))
+    for dt in (torch.float16, torch.bfloat16):
+        def half(dt=dt):
+            m = ULTra(tiny_vit().to(dt), verbose=False).maps(x); back = Maps.load(m.save(d / f'{dt}.npz', overwrite=True)[0])
+            return m.made_by['dtype'], back.made_by['dtype'], str(back.grid_maps.dtype)
+        name = str(dt).removeprefix('torch.')
+        api('models', f'{dt} vision model: made_by says {name}, saved and loaded (was float32)', half, 'ok',
+            lambda r, n=name: None if r['value'] == (n, n, f'torch.{n}') else f"made_by / loaded: {r['value']}")
+    api('folders', 'Maps.save into a missing folder (made, as --out)', lambda: u.maps(x).save(d / 'no/such/folder/m.npz', overwrite=True), 'ok',
+        lambda r: None if (d / 'no/such/folder/m.npz').is_file() else 'not written')
+    api('folders', 'Maps.save to a path that is a folder', lambda: u.maps(x).save(d), check=said_err('is a folder: name a file inside it'))
+    api('datasets', 'Segmentation.score with one RGB label image (was "32 label images")', lambda: s2().score(np.zeros((32, 32, 3), np.uint8), n_classes=3),
+        check=said_err('labels must be an (H, W) array of class ids per image'))
     # what a user sees
     if SHARED.is_dir() and f.get('good'):
         g = f['good']

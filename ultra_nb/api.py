@@ -11,17 +11,18 @@ import numpy as np, torch, torch.nn.functional as F
 from .hooks import family_of
 from .inputs import fit_image
 from .inputs import read_rgb, check_device, MAX_PIXELS
-from .maps import ultra_maps, check_block, show_token_maps
+from .maps import ultra_maps, check_block, show_token_maps, pass_plan, progress_bar
 from .cluster import check_cut, token_linkage, cluster_tokens, segment_from_clusters, overlay
+from scipy.cluster.hierarchy import is_valid_linkage
 from .evaluate import SegScore, check_labels, read_label
 from .presets import preset, Preset, PRESETS
-from .settings import Settings, BUDGET_MB, TEXT_OBJECTIVES
+from .settings import Settings, BUDGET_MB, TEXT_OBJECTIVES, VISION_OBJECTIVES
 from .ultra_w import UltraW
-from .llm import SEPARATOR, SummaryInput, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness
+from .llm import SEPARATOR, SummaryInput, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness, _max_len
 
 # %% auto #0
-__all__ = ['as_images', 'say', 'ULTra', 'palette', 'Result', 'Maps', 'OfMaps', 'Segmentation', 'ObjectMask', 'SummaryExplanation',
-           'explain_summary']
+__all__ = ['as_images', 'say', 'ULTra', 'palette', 'Result', 'check_file', 'Maps', 'OfMaps', 'Segmentation', 'ObjectMask',
+           'SummaryExplanation', 'explain_summary']
 
 # %% ../nbs/10_api.ipynb #b7228382
 def _rgb(src, max_pixels=MAX_PIXELS) -> np.ndarray:
@@ -57,7 +58,8 @@ def as_images(x, # path, PIL image, (H, W, 3) array, a list of those, or a norma
     size = _size_for(fam, rgbs[0].shape[:2])
     mean, std = torch.tensor(fam.mean)[:, None, None], torch.tensor(fam.std)[:, None, None]
     ims = [torch.from_numpy(r.astype(np.float32) / (255 if r.dtype == np.uint8 else 1)).permute(2, 0, 1) for r in rgbs]
-    batch = (torch.cat([fit_image(im[None], size) for im in ims]) - mean) / std
+    names = [f"image {s}" if isinstance(s, (str, Path)) else 'an image' for s in srcs]
+    batch = (torch.cat([fit_image(im[None], size, nm) for im, nm in zip(ims, names)]) - mean) / std
     batch = fam.check_input(batch)
     return batch.to(device), [r.shape[:2] for r in rgbs]
 
@@ -88,6 +90,26 @@ def _map_cache(cache):
     if isinstance(cache, MapCache): return cache
     raise TypeError(f"cache={cache!r}: pass None or False (no cache), True (the default folder), a folder path, or a MapCache")
 
+def _weights_dtype(model) -> str:
+    "The dtype of the model's floating-point weights, by name ('float32', 'float16', ...): what its maps are computed in without autocast."
+    return str(next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)).removeprefix('torch.')
+
+def _precision(model, dtype:str|None) -> str:
+    "The precision the maps are computed in, for `Settings.dtype`: a float32 model's `dtype` (None: 'float32'), a float16 / bfloat16 model's own."
+    w = _weights_dtype(model)
+    if w == 'float32': return dtype or 'float32'
+    if w not in ('float16', 'bfloat16'): raise ValueError(
+        f"the model's weights are {w}, and ULTra computes maps in float32, bfloat16 or float16: cast the model with model.float() first")
+    if dtype not in (None, w): raise ValueError(
+        f"the model's weights are {w}, so its maps are computed in {w}, not {dtype}: leave dtype out, or cast the model with model.float() first")
+    return w
+
+def _spec(model, fam) -> dict:
+    "What a result's file records of the model, to be checked against on `load`: depth and weights' dtype, and the patch and input size (images) or vocabulary and window (text)."
+    d = dict(n_blocks=fam.n_blocks, dtype=_weights_dtype(model))
+    if fam.kind == 'text': return d | dict(vocab=model.get_input_embeddings().num_embeddings, window=_max_len(model))
+    return d | dict(patch=list(fam.patch_size), input_size=None if fam.input_size is None else list(fam.input_size))
+
 def _text_mode(exact:bool, objective, kind) -> dict:
     "{group, top}: the text preset's faster mode for this objective (measured for it), or the exact maps (`exact`, vision, or no measured mode)."
     if not isinstance(exact, bool): raise TypeError(f"exact must be True or False, got {exact!r}")
@@ -115,10 +137,11 @@ class ULTra:
                  budget_mb:float=BUDGET_MB, # memory for one batch of targets (see `ultra_rows`)
                  verbose:bool=True, # print the preset used when the block or cut comes from it
                  max_pixels:int|None=MAX_PIXELS, # image files larger than this are refused with a sentence (None: no limit)
-                 dtype:str='float32', # the maps' precision: 'float32', 'tf32' (CUDA), or 'bfloat16' / 'float16' autocast (bench/results/precision.md)
+                 dtype:str|None=None, # the maps' precision: 'float32', 'tf32' (CUDA), or 'bfloat16' / 'float16' autocast (bench/results/precision.md); None: the model's own (float32, or a half-precision model's dtype)
                  exact:bool=False): # text: the exact maps (one backward pass per summary token, every block) instead of the preset's faster mode
         self.fam = family_of(model)
-        Settings(budget_mb=budget_mb, dtype=dtype)  # their sentences before anything moves
+        Settings(budget_mb=budget_mb, dtype=dtype or 'float32')  # their sentences before anything moves
+        dtype = _precision(model, dtype)  # what made_by says is what the maps are computed in
         if model.training: raise ValueError("the model is in training mode, so dropout would make every map random: call model.eval() first")
         text = self.fam.kind == 'text'
         if text and not callable(tok): raise TypeError(
@@ -137,7 +160,7 @@ class ULTra:
         self.from_preset = block is None and w_block is None
         self.settings = Settings(block_, objective, budget_mb=budget_mb, device=str(self.device), dtype=dtype,
                                  **_text_mode(exact, objective, self.fam.kind))
-        self.cache, self.max_pixels = _map_cache(cache), max_pixels
+        self.cache, self.max_pixels, self.spec = _map_cache(cache), max_pixels, _spec(model, self.fam)
 
     @property
     def block(self) -> int: return self.settings.block
@@ -175,7 +198,8 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
          if self.cache is not None else compute())
     return Maps(m, t, grid, x, sizes, s, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
                 self.preset if self.from_preset and s.block == self.block else None, self.verbose,
-                prior=self._prior(x, grid) if len(t) == grid[0] * grid[1] else None)  # `foreground` needs every token's map: no forward pass for a few
+                prior=self._prior(x, grid) if len(t) == grid[0] * grid[1] else None,  # `foreground` needs every token's map: no forward pass for a few
+                spec=self.spec)
 
 def _prior(self:ULTra, x, grid) -> torch.Tensor|None:
     "(B, h, w) the CLS token's attention to each patch at the objects preset's prior block (one forward pass), or None without a CLS token."
@@ -191,6 +215,11 @@ def palette() -> np.ndarray:
     "(20, 3) uint8 colours for segment ids (matplotlib's tab20), cycled by id % 20."
     from matplotlib import colormaps
     return (np.asarray(colormaps['tab20'].colors) * 255).astype(np.uint8)
+
+def _np(t:torch.Tensor) -> np.ndarray:
+    "A tensor as numpy for a result's file; bfloat16, which numpy lacks, as float32 (exact)."
+    t = t.detach().cpu()
+    return (t.float() if t.dtype == torch.bfloat16 else t).numpy()
 
 def _no_overwrite(*paths, overwrite=False):
     hit = [str(p) for p in paths if Path(p).exists()]
@@ -217,14 +246,19 @@ class Result:
         return ', '.join([self.model, f"block {self.settings.block}", self.settings.objective] + [f"{k} {v}" for k, v in self._how().items()])
     def _made_meta(self) -> dict:
         "What produced this result, as its .npz file keeps it (`_settings_of` and `_preset_of` read it back)."
-        return dict(model=self.model, settings=self.settings.to_dict(), preset=None if self.preset is None else asdict(self.preset))
+        return dict(model=self.model, settings=self.settings.to_dict(), preset=None if self.preset is None else asdict(self.preset), spec=self.spec)
 
     def save(self, path, # .npz keeps the whole result (read it back with `load`); other suffixes as the class says
              overwrite:bool=False) -> list: # the paths written
-        "Write the result; the suffix says how. Nothing is replaced unless `overwrite`."
-        path, writers = Path(path), {'.npz': self._save_npz} | self._writers()
+        "Write the result; the suffix says how. Missing folders are made (as the CLI's --out); nothing is replaced unless `overwrite`."
+        path, writers, kind = Path(path), {'.npz': self._save_npz} | self._writers(), type(self).__name__
+        if path.is_dir(): raise ValueError(f"{path} is a folder: name a file inside it, e.g. {path / f'{kind.lower()}.npz'}")
         if path.suffix not in writers: raise ValueError(
-            f"{path}: a {type(self).__name__} is saved as {', '.join(writers)} (.npz keeps everything, for {type(self).__name__}.load)")
+            f"{path}: a {kind} is saved as {', '.join(writers)} (.npz keeps everything, for {kind}.load)")
+        blocker = next((q for q in path.parents if q.exists() and not q.is_dir()), None)
+        if blocker: raise ValueError(f"cannot save {path}: {blocker} is a file, not a folder; choose another path")
+        try: path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e: raise ValueError(f"cannot make the folder {path.parent} to save {path.name} in ({e.strerror or e}): choose a folder you can write to") from None
         return writers[path.suffix](path, overwrite)
 
     def _save_npz(self, path, overwrite) -> list:
@@ -235,7 +269,7 @@ class Result:
 
     @classmethod
     def load(cls, path): # an .npz file written by `save`
-        "The result saved at `path`, with what produced it."
+        "The result saved at `path`, with what produced it; a file whose fields disagree with each other or with the model it names is refused (`check_file`)."
         path = Path(path)
         if not path.is_file(): raise FileNotFoundError(f"{path} does not exist")
         try:
@@ -243,8 +277,8 @@ class Result:
             kind = meta.get('kind', 'Maps')
         except Exception as e: raise ValueError(f"{path} is not a result written by ultra_nb's save ({type(e).__name__}: {e})") from None
         if kind != cls.__name__: raise ValueError(f"{path} holds a {kind}, not a {cls.__name__}: read it with {kind}.load")
-        try: return cls._from_state(arrays, meta, path)
-        except (KeyError, TypeError) as e: raise ValueError(f"{path} is not a complete {kind} file ({type(e).__name__}: {e}); write it again with save") from None
+        check_file(path, kind, arrays, meta)
+        return cls._from_state(arrays, meta, path)
 
 def _settings_of(meta) -> Settings:
     "The settings a result file names (files written before settings existed name block and objective only)."
@@ -252,6 +286,101 @@ def _settings_of(meta) -> Settings:
     return Settings(meta['block'], {'ULTra_W': 'w'}.get(meta['objective'], meta['objective']))
 
 def _preset_of(d) -> Preset|None: return None if d is None else Preset(**d)
+
+_STORED = dict(float32='float32', float16='float16', bfloat16='float32')  # the model's weights -> how its maps and images are stored (numpy has no bfloat16)
+_REMAKE = dict(Maps='ULTra(model).maps(x)', Segmentation='ULTra(model).maps(x).segment()', ObjectMask='ULTra(model).maps(x).select(...) or .foreground()',
+               SummaryExplanation='explain_summary(model, tok, context, summary)')
+
+def _hw(a) -> str: return 'x'.join(str(int(v)) for v in a)
+
+def _problems(kind:str, d:dict, m:dict):
+    "Why a result file's arrays `d` and meta `m` cannot be trusted, lazily, first reason first: each field against the others and against the model `spec` it records (files saved before the spec skip the checks that need it)."
+    s, spec = _settings_of(m), m.get('spec')
+    _preset_of(m.get('preset'))
+    if not isinstance(m['model'], str): yield f"its model name is {m['model']!r}, where it should be a string"; return
+    known = TEXT_OBJECTIVES if kind == 'SummaryExplanation' else VISION_OBJECTIVES
+    if s.objective not in known: yield f"its objective is {s.objective!r}, where a {kind} is made with one of {', '.join(known)}"; return
+    if spec is not None:
+        nb, wd = spec['n_blocks'], spec['dtype']
+        if wd not in _STORED: yield f"its spec names weights of dtype {wd!r}, where ULTra computes in {', '.join(_STORED)}"; return
+        if not 0 <= s.block < nb: yield f"its block is {s.block}, where the {nb}-block model it names has blocks 0..{nb - 1}"; return
+        if wd != 'float32' and s.dtype != wd: yield f"its settings say dtype {s.dtype}, where a model with {wd} weights computes its maps in {wd}"; return
+    if kind == 'SummaryExplanation':
+        maps, scores, ids, pieces = d['maps'], d['scores'], d['ids'], m['pieces']
+        (a, b), (c, e) = m['context'], m['summary_span']
+        if not (np.issubdtype(ids.dtype, np.integer) and ids.ndim == 2 and len(ids) == 1): yield f"its ids are {ids.dtype} of shape {ids.shape}, where they should be (1, N) integer token ids"; return
+        n = ids.shape[1]
+        if len(pieces) != n or not all(isinstance(p, str) for p in pieces): yield f"it has {len(pieces)} pieces, where its {n} ids need one string each"; return
+        if not 0 <= a < b <= c < e <= n: yield f"its context span {a}..{b} and summary span {c}..{e} should be in order inside its {n} tokens"; return
+        if maps.shape != (e - c, b - a) or maps.dtype != np.float32: yield f"its maps are {maps.dtype} of shape {maps.shape}, where they should be float32 of shape ({e - c}, {b - a}): one row per summary token, one column per context token"; return
+        if not np.isfinite(maps).all(): yield "its maps hold NaN or infinite values, where every map is finite"; return
+        sinks, isinks = list(m['sinks']), list(m['input_sinks'])
+        if any(not 0 <= i < b - a for i in sinks + isinks): yield f"its sinks {sinks} / input_sinks {isinks} should be context positions 0..{b - a - 1}"; return
+        if scores.shape != (b - a,) or not np.allclose(scores, contribution_scores(torch.from_numpy(maps), sinks).numpy()): yield (
+            "its scores are not the mean of its maps with the sinks left out (λ, eq. 13)"); return
+        if not isinstance(m['summary'], str) or not m['summary'].strip(): yield "its summary should be the summary's text"; return
+        if spec is not None:
+            if ids.min() < 0 or ids.max() >= spec['vocab']: yield f"its token ids run {ids.min()}..{ids.max()}, where the model's vocabulary has ids 0..{spec['vocab'] - 1}"; return
+            if spec['window'] and n > spec['window']: yield f"it has {n} tokens, more than the model's context window of {spec['window']}"; return
+        return
+    g, t, ims, (h, w), sizes = d['grid_maps'], d['tokens'], d['images'], [int(v) for v in m['grid']], m['sizes']
+    if g.ndim != 4 or not np.issubdtype(g.dtype, np.floating): yield f"its grid_maps are {g.dtype} of shape {g.shape}, where they should be floats of shape (images, tokens, h, w)"; return
+    B, T = g.shape[:2]
+    if (h, w) != g.shape[2:]: yield f"its grid is {h}x{w}, where its grid_maps are {_hw(g.shape[2:])} maps"; return
+    if not (np.issubdtype(t.dtype, np.integer) and t.shape == (T,)): yield f"its tokens are {t.dtype} of shape {t.shape}, where they should be {T} integer patch indices, one per map"; return
+    if T and (t.min() < 0 or t.max() >= h * w): yield f"its tokens reach {t.min()}..{t.max()}, where a {h}x{w} grid has patch indices 0..{h * w - 1}"; return
+    if ims.ndim != 4 or ims.shape[:2] != (B, 3) or not np.issubdtype(ims.dtype, np.floating): yield f"its images are {ims.dtype} of shape {ims.shape}, where they should be floats of shape ({B}, 3, H, W), one per map"; return
+    if len(sizes) != B or not all(len(z) == 2 and all(isinstance(v, int) and v > 0 for v in z) for z in sizes): yield f"its sizes are {sizes}, where they should be one original (H, W) per image, {B} in all"; return
+    H, W = ims.shape[2:]
+    if spec is None:
+        if H % h or W % w: yield f"its {H}x{W} images do not divide into its {h}x{w} grid of patches"; return
+    else:
+        (ph, pw), size = spec['patch'], spec['input_size']
+        if size is not None and (H, W) != tuple(size): yield f"its images are {H}x{W}, where the model it names takes {_hw(size)} images"; return
+        if H % ph or W % pw: yield f"its images are {H}x{W}, where the model's {ph}x{pw} patches need sides that are multiples of them"; return
+        if (h, w) != (H // ph, W // pw): yield f"its grid is {h}x{w}, where {H}x{W} images of {ph}x{pw} patches make a {H // ph}x{W // pw} grid"; return
+        want = _STORED[spec['dtype']]
+        if g.dtype != want or ims.dtype != want: yield f"its grid_maps and images are {g.dtype} and {ims.dtype}, where a model with {spec['dtype']} weights stores them as {want}"; return
+    if not np.isfinite(g).all(): yield "its grid_maps hold NaN or infinite values, where every map is finite"; return
+    if not np.isfinite(ims).all() or np.abs(ims).max() > 50: yield "its images are not normalised images (finite, about -3..3)"; return
+    if not (len(m['mean']) == len(m['std']) == 3 and all(v > 0 for v in m['std'])): yield f"its mean {m['mean']} and std {m['std']} should be three numbers each, the std positive"; return
+    if 'prior' in d and (d['prior'].shape != (B, h, w) or not np.isfinite(d['prior']).all()): yield f"its prior is of shape {d['prior'].shape}, where it should be finite, one {h}x{w} grid per image: ({B}, {h}, {w})"; return
+    if kind == 'Segmentation':
+        cl, Z, cut = d['token_clusters'], d['linkage'], m['cut']
+        if T != h * w: yield f"it has {T} of the {h * w} tokens' maps, where a segmentation needs every token's"; return
+        if not (np.issubdtype(cl.dtype, np.integer) and cl.shape == (B, T)): yield f"its token_clusters are {cl.dtype} of shape {cl.shape}, where they should be integer ids of shape ({B}, {T})"; return
+        if Z.shape != (B, T - 1, 4) or not all(is_valid_linkage(z) for z in Z): yield f"its linkage should be one scipy linkage of {T} tokens per image, shape ({B}, {T - 1}, 4)"; return
+        if not (isinstance(cut, dict) and len(cut) == 1 and set(cut) <= {'k', 'zeta'}): yield f"its cut is {cut!r}, where it should be {{'k': ...}} or {{'zeta': ...}}"; return
+        k = cut.get('k'); top = (k if isinstance(k, int) else T) - 1
+        for i, c in enumerate(cl):
+            if c.min() < 0 or c.max() > top: yield (f"its token_clusters of image {i} hold ids {c.min()}..{c.max()}, where its cut "
+                                                    f"{', '.join(f'{a}={v}' for a, v in cut.items())} numbers clusters 0..{top}"); return
+            if not np.array_equal(c, cluster_tokens(torch.from_numpy(g[i]).float(), k, cut.get('zeta'), Z=Z[i])): yield (
+                f"its token_clusters of image {i} are not what its cut {cut} of its linkage gives"); return
+    if kind == 'ObjectMask':
+        n, how = m['n_masks'], m['how']
+        picked = 'token' in how
+        if picked and not (how.get('image') in range(B) and how['token'] in t.tolist() and 0 <= how['tau'] <= 1): yield (
+            f"its selection {how} should name an image 0..{B - 1}, a token with a map here and a tau in [0, 1]"); return
+        if not picked and how.get('rule') not in FG_RULES: yield f"its rule is {how.get('rule')!r}, where it should be one of {FG_RULES}"; return
+        idx = [how['image']] if picked else list(range(B))
+        if n != len(idx): yield f"it has {n} masks, where {'a selection makes one' if picked else f'its {B} images make one each'}"; return
+        for j, i in enumerate(idx):
+            mk, sf = d[f'mask_{j}'], d.get(f'soft_{j}')
+            if mk.dtype != bool or mk.shape != tuple(sizes[i]): yield f"its mask_{j} is {mk.dtype} of shape {mk.shape}, where it should be bool at image {i}'s original size {_hw(sizes[i])}"; return
+            if sf is not None and (sf.shape != mk.shape or not np.isfinite(sf).all() or sf.min() < 0 or sf.max() > 1): yield (
+                f"its soft_{j} should be scores in [0, 1] of its mask's shape {mk.shape}"); return
+
+def check_file(path, # the file, for the message
+               kind:str, # the result class the file holds
+               d:dict, # its arrays
+               m:dict # its meta
+              ):
+    "The one check of every result file `load` reads: nothing, or one `ValueError` sentence naming the file, the field and what it should be."
+    try: why = next(_problems(kind, d, m), None)
+    except (KeyError, TypeError, ValueError, IndexError, AttributeError) as e: raise ValueError(
+        f"{path} is not a complete {kind} file ({type(e).__name__}: {e}); make it again with {_REMAKE[kind]} and write it with .save") from None
+    if why: raise ValueError(f"{path} does not hold a consistent {kind}: {why}; make it again with {_REMAKE[kind]} and write it with .save")
 
 @dataclass(repr=False)
 class Maps(Result):
@@ -268,6 +397,7 @@ class Maps(Result):
     preset: Preset|None = None # the preset the settings came from, if any
     verbose: bool = True # say which preset cut `segment` uses
     prior: torch.Tensor|None = None # (B, h, w) the CLS token's attention to each patch at the objects preset's prior block (`foreground`); None without a CLS token
+    spec: dict|None = None # what the file records of the model, for `load`'s checks: depth, weights' dtype, patch, input size (`_spec`)
 
     @property
     def block(self) -> int: return self.settings.block
@@ -298,23 +428,19 @@ class Maps(Result):
 
     def _state(self) -> tuple:
         meta = self._made_meta() | dict(grid=list(self.grid), sizes=[list(s) for s in self.sizes], mean=list(self.mean), std=list(self.std))
-        arrays = dict(grid_maps=self.grid_maps.detach().cpu().numpy(), tokens=self.tokens.numpy(), images=self.images.detach().cpu().numpy())
-        return arrays | ({} if self.prior is None else dict(prior=self.prior.detach().cpu().numpy())), meta
+        arrays = dict(grid_maps=_np(self.grid_maps), tokens=self.tokens.numpy(), images=_np(self.images))
+        return arrays | ({} if self.prior is None else dict(prior=_np(self.prior))), meta
 
     @classmethod
     def _from_state(cls, d, m, path) -> Maps:
-        g, t, ims = torch.from_numpy(d['grid_maps']), torch.from_numpy(d['tokens']), torch.from_numpy(d['images'])
-        grid, sizes = tuple(int(v) for v in m['grid']), [tuple(s) for s in m['sizes']]
-        why = ("grid_maps is not (B, T, h, w)" if g.dim() != 4 else
-               f"its grid {grid} is not the maps' {tuple(g.shape[-2:])}" if tuple(g.shape[-2:]) != grid else
-               f"it has {len(t)} token indices for {g.shape[1]} maps" if len(t) != g.shape[1] else
-               f"its token indices leave 0..{grid[0] * grid[1] - 1}" if len(t) and (t.min() < 0 or t.max() >= grid[0] * grid[1]) else
-               f"it has {len(ims)} images and {len(sizes)} sizes for {len(g)} maps" if not len(ims) == len(sizes) == len(g) else
-               "its maps are NaN or infinite" if not torch.isfinite(g).all() else
-               f"its prior is not one {grid} grid per image" if 'prior' in d and tuple(d['prior'].shape) != (len(g), *grid) else None)
-        if why: raise ValueError(f"{path} does not hold consistent maps: {why}; write it again with `Maps.save`")
-        return cls(g, t, grid, ims, sizes, _settings_of(m), m['model'], tuple(m['mean']), tuple(m['std']), _preset_of(m.get('preset')),
-                   prior=torch.from_numpy(d['prior']) if 'prior' in d else None)
+        "A `Maps` from a file `check_file` passed; a bfloat16 model's maps and images come back in bfloat16."
+        spec, s = m.get('spec'), _settings_of(m)
+        back = (lambda a: torch.from_numpy(a).to(torch.bfloat16)) if spec and spec['dtype'] == 'bfloat16' else torch.from_numpy
+        if spec is None and d['grid_maps'].dtype == np.float16 and s.dtype in ('float32', 'tf32'): s = s.replace(dtype='float16')  # files from before the spec said float32 of a float16 model's maps
+        return cls(back(d['grid_maps']), torch.from_numpy(d['tokens']), tuple(int(v) for v in m['grid']), back(d['images']), [tuple(z) for z in m['sizes']],
+                   s, m['model'], tuple(m['mean']), tuple(m['std']), _preset_of(m.get('preset')),
+                   prior=torch.from_numpy(d['prior']) if 'prior' in d else None, spec=spec)
+
 
 # %% ../nbs/10_api.ipynb #0c561921
 class OfMaps(Result):
@@ -322,6 +448,13 @@ class OfMaps(Result):
     model = property(lambda self: self.maps.model)
     settings = property(lambda self: self.maps.settings)
     preset = property(lambda self: self.maps.preset)
+    spec = property(lambda self: self.maps.spec)
+
+def _not_labels(g, name:str) -> ValueError:
+    "The sentence for a label that is not one (H, W) array of class ids (a colour image, most often)."
+    shape = tuple(np.shape(g))
+    return ValueError(f"{name} has shape {shape}{' (a colour image)' if len(shape) == 3 and shape[-1] in (3, 4) else ''}: labels must be an (H, W) array "
+                      "of class ids per image; read label PNGs with ultra_nb.evaluate.read_label(path), which keeps a palette or grayscale PNG's ids")
 
 @dataclass(repr=False)
 class Segmentation(OfMaps):
@@ -380,9 +513,14 @@ class Segmentation(OfMaps):
               n_classes:int, # the dataset's class count: labels must be 0..n_classes-1 or ignored
               ignore=(255,)) -> dict:
         "U.ACC and U.mIoU under both matching protocols, and per image; labels that fit neither classes nor `ignore` are an error."
+        if not isinstance(gt, (list, tuple, str, Path)) and np.ndim(gt) == 3 and np.shape(gt)[-1] in (3, 4) and len(gt) != len(self.maps):
+            raise _not_labels(gt, 'the label')  # one colour image, not len(gt) rows of labels
         gts = gt if isinstance(gt, (list, tuple)) else [gt] if (isinstance(gt, (str, Path)) or np.ndim(gt) == 2) else list(gt)
         if len(gts) != len(self.maps): raise ValueError(f"{len(gts)} label images for {len(self.maps)} segmentations: give one per image")
-        gts = [check_labels(read_label(g) if isinstance(g, (str, Path)) else g, n_classes, ignore, f'label image {j}') for j, g in enumerate(gts)]
+        gts = [read_label(g) if isinstance(g, (str, Path)) else g for g in gts]
+        bad = next((j for j, g in enumerate(gts) if np.ndim(g) != 2), None)
+        if bad is not None: raise _not_labels(gts[bad], f'label image {bad}')
+        gts = [check_labels(g, n_classes, ignore, f'label image {j}') for j, g in enumerate(gts)]
         total, per = SegScore(n_classes, tuple(ignore)), []
         bad = [f"label {j} is {g.shape[0]}x{g.shape[1]}, image {j} {s[0]}x{s[1]}" for j, (g, s) in enumerate(zip(gts, self.maps.sizes))
                if tuple(g.shape) != tuple(s)]
@@ -538,6 +676,7 @@ class SummaryExplanation(Result):
     model: str # the model's name
     preset: Preset|None = None # the preset the settings came from, if any
     lm: object = field(default=None, repr=False) # the model itself, for `comprehensiveness` (not saved)
+    spec: dict|None = None # what the file records of the model, for `load`'s checks: depth, weights' dtype, vocabulary, window (`_spec`)
 
     @property
     def block(self) -> int: return self.settings.block
@@ -595,7 +734,7 @@ class SummaryExplanation(Result):
     def _from_state(cls, d, m, path) -> SummaryExplanation:
         inp = SummaryInput(torch.from_numpy(d['ids']), slice(*m['context']), slice(*m['summary_span']), m['pieces'], tuple(m['input_sinks']))
         return cls(torch.from_numpy(d['maps']), torch.from_numpy(d['scores']), inp, m['summary'], tuple(m['sinks']),
-                   _settings_of(m), m['model'], _preset_of(m['preset']))
+                   _settings_of(m), m['model'], _preset_of(m.get('preset')), spec=m.get('spec'))
 
 def _generate(model, tok, context:str, separator:str, max_new_tokens:int) -> str:
     "A greedy summary of `context` after the separator, up to the first newline or end of text."
@@ -609,7 +748,9 @@ def _generate(model, tok, context:str, separator:str, max_new_tokens:int) -> str
 def _explain(self:ULTra, context:str, # the text the summary is about
              summary:str|None=None, # None: the model writes one (greedy)
              keep_sinks:bool=False, # keep attention-sink positions in λ
-             separator:str=SEPARATOR, max_new_tokens:int=64) -> SummaryExplanation:
+             separator:str=SEPARATOR, max_new_tokens:int=64,
+             progress:bool|None=None # a progress bar with the estimated time while the maps are made; None: when `verbose`
+            ) -> SummaryExplanation:
     "Which context tokens a summary draws on: maps of every summary token, and λ (eq. 13)."
     if self.fam.kind != 'text': raise TypeError(f"{self.fam.name} is not a text model: explain images with ULTra(model).maps(x)")
     if not isinstance(context, str): raise TypeError(f"context must be a string, got {type(context).__name__}")
@@ -622,13 +763,16 @@ def _explain(self:ULTra, context:str, # the text the summary is about
     inp = build_input(self.tok, context, summary, separator, model=self.model)
     if self.from_preset: self._say(self.preset.describe(self.n_blocks) if s.objective == self.preset.objective else
                                    f"block {s.block} of {self.n_blocks}, objective {s.objective}")
-    n_sum = inp.summary.stop - inp.summary.start
-    self._say(f"{inp.context.stop - inp.context.start} context tokens, {n_sum} summary tokens: {s.passes(n_sum)} backward pass(es) through {s.top or s.block + 1} blocks"
-              + (" (the exact maps)" if s.exact else " (the preset's fast mode; exact=True gives the exact maps)"))
-    with s.autocast(): maps = summary_maps(self.model, inp, s.block, s.objective, budget_mb=s.budget_mb, group=s.group, top=s.top).float().cpu()
+    n_sum, c = inp.summary.stop - inp.summary.start, self.model.config
+    walked = min(s.top or s.block + 1, s.block + 1)
+    plan = pass_plan(inp.ids.shape[1], c.hidden_size, c.num_attention_heads, s.passes(n_sum), s.budget_mb, next(self.model.parameters()).dtype, blocks=walked)
+    self._say(f"{inp.context.stop - inp.context.start} context tokens, {n_sum} summary tokens: {s.passes(n_sum)} backward pass(es) through {walked} blocks, "
+              f"memory up to about {plan['peak_mb']:.0f} MB" + (" (the exact maps)" if s.exact else " (the preset's fast mode; exact=True gives the exact maps)"))
+    bar = progress_bar('summary maps') if (self.verbose if progress is None else progress) else None
+    with s.autocast(): maps = summary_maps(self.model, inp, s.block, s.objective, budget_mb=s.budget_mb, group=s.group, top=s.top, progress=bar).float().cpu()
     sinks = () if keep_sinks else inp.sinks
     return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, sinks, s, self.fam.name,
-                              self.preset if self.from_preset else None, self.model)
+                              self.preset if self.from_preset else None, self.model, self.spec)
 ULTra.explain = _explain
 
 def explain_summary(model, # a Hugging Face causal LM loaded with attn_implementation='eager'

@@ -4,20 +4,39 @@
 
 # %% ../nbs/00h_inputs.ipynb #bee24ed1
 from __future__ import annotations
-import os
+import io, numbers, os, re, shlex, warnings
 from pathlib import Path
 import numpy as np, torch, torch.nn.functional as F
 from .hooks import IMAGENET_MEAN, IMAGENET_STD
 
 # %% auto #0
-__all__ = ['MAX_PIXELS', 'fit_image', 'load_image', 'first_line', 'read_text', 'file_kind', 'image_problem', 'read_rgb',
-           'writable_folder', 'check_device']
+__all__ = ['MAX_SQUEEZE', 'PATCH_GUESS', 'MAX_PIXELS', 'shape_problem', 'fit_image', 'load_image', 'first_line', 'text_encoding',
+           'read_text', 'file_kind', 'image_problem', 'read_rgb', 'writable_folder', 'check_device']
 
 # %% ../nbs/00h_inputs.ipynb #bc6f5cf7
+MAX_SQUEEZE = 4  # an aspect ratio more than 4 times the model input's is warned about: photos (4:3, 3:2, 16:9, 21:9) never are; strips and panoramas are
+PATCH_GUESS = 16  # the patch of most vision transformers: an image with fewer pixels than input/16 a side is smaller than their patch grid
+
+def shape_problem(hw, # (H, W) of an image
+                  size, # (H, W) it is resized to
+                  name:str='an image' # how the sentence names it
+                 ) -> str|None:
+    "A sentence when resizing `hw` to `size` squeezes the image's shape more than `MAX_SQUEEZE` times or leaves it smaller than the patch grid, else None."
+    (h, w), (H, W) = (int(v) for v in hw), (int(v) for v in size)
+    r = (w / h) / (W / H)
+    why = []
+    if max(r, 1 / r) > MAX_SQUEEZE: why.append(f"squeezes it {max(r, 1 / r):.0f} times {'narrower' if r > 1 else 'flatter'} (more than {MAX_SQUEEZE}:1)")
+    if h * PATCH_GUESS < H or w * PATCH_GUESS < W: why.append(f"stretches it past the {H // PATCH_GUESS}x{W // PATCH_GUESS} patch grid of a /{PATCH_GUESS} model, so tokens outnumber its pixels")
+    if not why: return None
+    return (f"{name} is {w}x{h} (width x height): resizing it to the model's {W}x{H} input {' and '.join(why)}, so its maps describe a distorted image: "
+            + ("crop or tile it to pieces nearer the model's shape" if max(r, 1 / r) > MAX_SQUEEZE else "pass a larger image"))
+
 def fit_image(x:torch.Tensor, # (B, C, H, W)
-              size:tuple # (H, W) the model expects
+              size:tuple, # (H, W) the model expects
+              name:str='an image' # how a warning names the image (e.g. its file)
              ) -> torch.Tensor:
-    "Resize a batch of images to `size` (bilinear, antialiased)."
+    "Resize a batch of images to `size` (bilinear, antialiased); a `UserWarning` (`shape_problem`) when that distorts them badly."
+    if tuple(x.shape[-2:]) != tuple(size) and (why := shape_problem(x.shape[-2:], size, name)): warnings.warn(why, stacklevel=2)
     return F.interpolate(x, size=tuple(size), mode='bilinear', align_corners=False, antialias=True)
 
 def load_image(src, # an image file, or an (H, W, 3) array: uint8, or float in [0, 1]
@@ -38,18 +57,36 @@ def first_line(e) -> str:
     "The first non-blank line of an exception's message (its type's name when it has none): one-sentence errors quote it."
     return next((l.strip() for l in str(e).splitlines() if l.strip()), type(e).__name__)
 
+_BOMS = ((b'\xef\xbb\xbf', 'utf-8-sig'), (b'\xff\xfe\x00\x00', 'utf-32'), (b'\x00\x00\xfe\xff', 'utf-32'), (b'\xff\xfe', 'utf-16'), (b'\xfe\xff', 'utf-16'))
+_ENCODINGS = {'UTF-16LE': 'UTF-16 without a byte-order mark (little-endian)', 'UTF-16BE': 'UTF-16 without a byte-order mark (big-endian)',
+              'WINDOWS-1252': 'Windows-1252 (bytes 0x80-0x9f, its quotes and dashes, are control codes in Latin-1)',
+              'LATIN1': 'Latin-1 (ISO-8859-1) or Windows-1252, which read these bytes alike'}
+
+def text_encoding(b:bytes) -> str|None:
+    "What non-UTF-8 bytes most likely are, as `iconv -f` names it: 'UTF-16LE' / 'UTF-16BE' (every other byte zero), 'WINDOWS-1252' (bytes 0x80-0x9f), 'LATIN1'; None for binary data."
+    head = b[:4096]
+    if len(head) >= 4:
+        z_even, z_odd = head[0::2].count(0) / len(head[0::2]), head[1::2].count(0) / len(head[1::2])
+        if z_odd > 0.3 and z_even < 0.05: return 'UTF-16LE'
+        if z_even > 0.3 and z_odd < 0.05: return 'UTF-16BE'
+    if b'\x00' in head: return None
+    return 'WINDOWS-1252' if re.search(rb'[\x80-\x9f]', b) else 'LATIN1'
+
 def read_text(path, # a text file
               what:str='text file' # how the message names it
              ) -> str:
-    "The file decoded as UTF-8 (a byte-order mark dropped), or a `ValueError` naming the file's apparent encoding."
+    "The file decoded as UTF-8, or as UTF-16 / UTF-32 when a byte-order mark says so (the mark dropped); else a `ValueError` naming the likely encoding and the `iconv` command that converts it."
     p = Path(path)
     if not p.is_file(): raise ValueError(f"{what} {p} " + ("is a folder: name a file" if p.is_dir() else "does not exist"))
     b = p.read_bytes()
-    try: return b.decode('utf-8-sig')
+    enc = next((e for bom, e in _BOMS if b.startswith(bom)), 'utf-8')
+    try: return b.decode(enc)
     except UnicodeDecodeError as e:
-        enc = 'UTF-16' if b[:2] in (b'\xff\xfe', b'\xfe\xff') else 'binary data' if b'\x00' in b[:4096] else 'Latin-1 / Windows-1252'
-        raise ValueError(f"{what} {p} is not UTF-8 text (byte 0x{b[e.start]:02x} at offset {e.start}; it looks like {enc}): "
-                         "re-save it as UTF-8, e.g. `iconv -f latin1 -t utf-8 in.txt > out.txt`") from None
+        at = f"byte 0x{b[e.start]:02x} at offset {e.start}"
+        if enc != 'utf-8': raise ValueError(f"{what} {p} starts with a {enc.replace('-sig', '').upper()} byte-order mark but is not {enc.replace('-sig', '').upper()} text ({at}): re-save it as UTF-8") from None
+        if (guess := text_encoding(b)) is None: raise ValueError(f"{what} {p} is binary data, not text ({at}): pass a text file") from None
+        raise ValueError(f"{what} {p} is not UTF-8 text ({at}); it is most likely {_ENCODINGS[guess]}: convert it with "
+                         f"`iconv -f {guess} -t UTF-8 {shlex.quote(str(p))} > {shlex.quote(str(p.with_name(p.stem + '.utf8' + p.suffix)))}`") from None
 
 def file_kind(path) -> str:
     "What a model file is, from its first bytes: 'torch zip', 'pickle', 'safetensors', 'gguf', 'text', 'empty' or 'unknown'."
@@ -62,45 +99,94 @@ def file_kind(path) -> str:
     try: head.decode('utf-8'); return 'text'
     except UnicodeDecodeError: return 'unknown'
 
-
 # %% ../nbs/00h_inputs.ipynb #7e334140
-class _pixel_limit:
-    "Inside: PIL's own decompression-bomb limit is off, because `image_problem` applies `max_pixels` with a sentence."
+class _strict_pil:
+    "Inside: PIL's decompression-bomb limit is off (`max_pixels` applies, with a sentence) and a truncated image is an error, whatever the caller set."
     def __enter__(self):
-        from PIL import Image
-        self.old, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+        from PIL import Image, ImageFile
+        self.old = Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = None, False
     def __exit__(self, *exc):
-        from PIL import Image
-        Image.MAX_IMAGE_PIXELS = self.old
+        from PIL import Image, ImageFile
+        Image.MAX_IMAGE_PIXELS, ImageFile.LOAD_TRUNCATED_IMAGES = self.old
+
+def _max_pixels_problem(max_pixels) -> str|None:
+    "Why `max_pixels` is not a limit (a positive whole number of pixels, or None), in one sentence, or None."
+    if max_pixels is None or (isinstance(max_pixels, numbers.Integral) and not isinstance(max_pixels, bool) and max_pixels > 0): return None
+    return (f"max_pixels {max_pixels!r} is not a positive whole number of pixels: give the largest image to accept, "
+            f"e.g. --max-pixels {MAX_PIXELS} (max_pixels={MAX_PIXELS}), or max_pixels=None for no limit")
 
 def _open_image(path, max_pixels):
-    "(PIL image, None) or (None, why): exists, is an image, within `max_pixels` — headers only."
+    "(PIL image, None) or (None, why): `max_pixels` is a limit, the file exists, is an image, within `max_pixels` — headers only."
     from PIL import Image, UnidentifiedImageError
+    if (why := _max_pixels_problem(max_pixels)): return None, why
     p = Path(path)
     if not p.is_file(): return None, f"image {p} " + ("is a folder, not an image file" if p.is_dir() else "does not exist")
     try:
-        with _pixel_limit(): im = Image.open(p)
+        with _strict_pil(): im = Image.open(p)
     except UnidentifiedImageError: return None, f"{p} is not an image file PIL can read (it looks like {file_kind(p)} data): pass a PNG, JPEG, ... image"
-    except OSError as e: return None, f"image {p} cannot be read ({e.strerror or first_line(e)}): re-export or re-download it"
+    except OSError as e: return None, (f"image {p} cannot be read ({e.strerror}): check its permissions" if e.strerror else
+                                       f"image {p} is damaged ({first_line(e)}): re-export or re-download it")
     w, h = im.size
-    if max_pixels and w * h > max_pixels: return None, (
-        f"image {p} is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the {max_pixels / 1e6:.0f}-megapixel limit: "
-        f"downscale it, or raise the limit (--max-pixels {w * h}, or max_pixels={w * h})")
+    if max_pixels and w * h > max_pixels:
+        im.close()
+        return None, (f"image {p} is {w}x{h} = {w * h / 1e6:.0f} megapixels, over the {max_pixels / 1e6:.0f}-megapixel limit: "
+                      f"downscale it, or raise the limit (--max-pixels {w * h}, or max_pixels={w * h})")
     return im, None
 
+# %% ../nbs/00h_inputs.ipynb #cc809699
+_MARKER = re.compile(rb'\xff[^\x00\xd0-\xd7\xff]')  # a marker after entropy-coded data: 0xFF not stuffed (00), not a restart (D0-D7), not fill (FF)
+_LOOKAHEAD = bytes(16)  # libjpeg reads up to 8 bytes past a scan's last code (57 bits on 64-bit builds); 16 zero bytes complete at most a few blocks
+
+def _jpeg_end(b:bytes) -> tuple:
+    "(offset of the end marker that closes the JPEG in `b`, its number of scans), from its segments and entropy-coded data; (None, scans) when the bytes end first. Bytes after that marker (a phone's motion-photo video, padding) are not the image."
+    i, scans = 2, 0
+    while True:
+        while b[i:i + 2] == b'\xff\xff': i += 1  # fill bytes before a marker
+        if i + 2 > len(b) or b[i] != 0xFF: return None, scans
+        m = b[i + 1]
+        if m == 0xD9: return i, scans
+        if 0xD0 <= m <= 0xD7 or m == 0x01: i += 2; continue  # markers without a length
+        if i + 4 > len(b): return None, scans
+        i += 2 + int.from_bytes(b[i + 2:i + 4], 'big')
+        if m == 0xDA:  # a scan: its coded data runs to the next marker
+            scans += 1
+            hit = _MARKER.search(b, i)
+            if hit is None: return None, scans
+            i = hit.start()
+
+def _decoded(path, max_pixels) -> tuple:
+    "(decoded PIL image, None) or (None, why): `_open_image`'s checks, then every pixel decoded with any decoder complaint a refusal — a JPEG cut short (its end marker added back or not) or missing a part, a PNG with a bad checksum or a lost chunk."
+    from PIL import Image
+    im, why = _open_image(path, max_pixels)
+    if why: return None, why
+    p = Path(path)
+    damaged = lambda what: (None, f"image {p} is damaged ({what}): re-export or re-download it")
+    try:
+        with _strict_pil():
+            if im.format in ('JPEG', 'MPO'):  # PIL hides libjpeg's warnings and fills lost rows grey: decode the scan with no end marker, so missing data stops it
+                b = p.read_bytes(); end, scans = _jpeg_end(b); im.close()
+                if end is None: return damaged("its JPEG data ends before its end marker: the file was cut short")
+                im = Image.open(io.BytesIO(b[:end] + _LOOKAHEAD if scans == 1 else b[:end + 2]))  # a progressive file needs its end marker
+                try: im.load()
+                except OSError as e:
+                    if 'truncated' in str(e): return damaged("its JPEG data runs out before the last row: the file was cut short or lost a part")
+                    raise
+            else:
+                if im.format == 'PNG':
+                    with Image.open(p) as v: v.verify()  # chunk checksums
+                im.load()
+    except Exception as e: return damaged(first_line(e))
+    return im, None
+
+# %% ../nbs/00h_inputs.ipynb #8c7840a7
 def image_problem(path, # an image file
                   max_pixels:int|None=MAX_PIXELS # larger images are refused (None: no limit)
                  ) -> str|None:
-    "Why `path` cannot be read as an image, in one sentence, or None — from headers, PIL's `verify` and the JPEG end marker, without decoding pixels."
-    im, why = _open_image(path, max_pixels)
-    if why: return why
-    try:
-        with _pixel_limit(), im: fmt = im.format; im.verify()
-    except Exception as e: return f"image {path} is damaged ({first_line(e)}): re-export or re-download it"
-    if fmt == 'JPEG':
-        with open(path, 'rb') as f: f.seek(max(0, Path(path).stat().st_size - 4096)); tail = f.read()
-        if b'\xff\xd9' not in tail: return f"image {path} is a truncated JPEG (its end marker is missing): re-export or re-download it"
-    return None
+    "Why `path` cannot be read as an image, in one sentence, or None — headers, the pixel limit, then every pixel decoded strictly (`_decoded`)."
+    im, why = _decoded(path, max_pixels)
+    if im is not None: im.close()
+    return why
 
 def _as_rgb8(im) -> np.ndarray:
     "(H, W, 3) uint8 of a decoded PIL image: 16-bit and 32-bit grey scaled, palette / grey expanded, transparency over white."
@@ -118,14 +204,14 @@ def _as_rgb8(im) -> np.ndarray:
 def read_rgb(src, # an image file or a PIL image
              max_pixels:int|None=MAX_PIXELS # larger images are refused (None: no limit)
             ) -> np.ndarray: # (H, W, 3) uint8, upright
-    "An image as it is meant to be seen, or a `ValueError` naming the fix: EXIF orientation applied, 16-bit grey scaled to 8 bits, palette and transparency resolved."
+    "An image as it is meant to be seen, or a `ValueError` naming the fix: damaged files refused (`_decoded`), EXIF orientation applied, 16-bit grey scaled to 8 bits, palette and transparency resolved."
     from PIL import Image, ImageOps
     if isinstance(src, Image.Image): im = src
     else:
-        im, why = _open_image(src, max_pixels)
+        im, why = _decoded(src, max_pixels)
         if why: raise ValueError(why)
     try:
-        with _pixel_limit(): im.load(); im = ImageOps.exif_transpose(im)
+        with _strict_pil(): im.load(); im = ImageOps.exif_transpose(im)
     except Exception as e: raise ValueError(f"image {src} cannot be decoded ({first_line(e)}): re-export or re-download it") from None
     return _as_rgb8(im)
 

@@ -110,14 +110,15 @@ def summary_maps(model, inp:SummaryInput,
                  budget_mb:float=BUDGET_MB,
                  group:int|str|None=None, # summary tokens summed per backward pass (`ultra_rows`); 'all': one pass for the summary; None or 1: exact
                  exact_blocks:int=0, # with `group`: the top blocks walked per summary token first (`ultra_rows`)
-                 top:int|None=None # aggregate over the `top` blocks that end at `block` only (`ultra_rows`); None: all of them
+                 top:int|None=None, # aggregate over the `top` blocks that end at `block` only (`ultra_rows`); None: all of them
+                 progress=None # reports the walk as it goes (`ultra_rows`; `progress_bar()` draws a bar); None: silent
                 ) -> torch.Tensor: # (|y|, |x|)
     "ULTra maps of every summary token (for 'logprob': of every prediction of one), restricted to the context tokens (batched, as `ultra_rows`)."
     if not isinstance(inp, SummaryInput): raise TypeError(
         f"summary_maps takes the SummaryInput of build_input(tok, context, summary), got {type(inp).__name__}")
     f, pos, block = summary_target(model, inp, 'sum' if objective_ is None else objective_, block)
     if group == 'all': group = len(pos)
-    return ultra_rows(model, inp.ids, pos, block, f, budget_mb=budget_mb, top=top, group=group, exact_blocks=exact_blocks)[0][:, inp.context]
+    return ultra_rows(model, inp.ids, pos, block, f, budget_mb=budget_mb, top=top, group=group, exact_blocks=exact_blocks, progress=progress)[0][:, inp.context]
 
 def contribution_scores(maps:torch.Tensor, # (|y|, |x|) from `summary_maps`
                         sinks=() # context positions to leave out (score 0); `SummaryInput.sinks`

@@ -4,14 +4,14 @@
 
 # %% ../nbs/01_maps.ipynb #2b11b9ee
 from __future__ import annotations
-import contextlib, ctypes, math, os, warnings
+import contextlib, ctypes, math, os, time, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
 
 # %% auto #0
-__all__ = ['MAX_CHUNK', 'block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'pass_plan', 'ultra_rows',
-           'gradient_rollout', 'ultra_rows_reference', 'own_to_max', 'rows_to_maps', 'ultra_maps', 'denormalize',
-           'show_token_maps', 'tile_maps']
+__all__ = ['MAX_CHUNK', 'UNIT_COST', 'block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'pass_plan',
+           'ultra_rows', 'progress_bar', 'gradient_rollout', 'ultra_rows_reference', 'own_to_max', 'rows_to_maps',
+           'ultra_maps', 'denormalize', 'show_token_maps', 'tile_maps']
 
 # %% ../nbs/01_maps.ipynb #d9eb2257
 def block_of_layer(layer:int, # the paper's layer index l (embeddings are l = 1)
@@ -146,7 +146,7 @@ def _top(h, y, a, o, t, step, below:bool, tight:bool):
     for k, i, g in parts: g[k, :, i] += own[:, i].transpose(0, 1)
     return v, [g for _, _, g in parts]
 
-def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
+def _rows(rp, f, block, targets, budget_mb, lo=0, tick=lambda n: None) -> torch.Tensor:
     "ULTra rows (B, T, N) of `targets` from the recorded pass `rp`, walking down from `block` to block `lo`; see `ultra_rows`."
     out, plan, done = [], None, 0
     while done < len(targets):
@@ -162,6 +162,7 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
         if short:
             v, cots = _top(h, y, a, o, t, step, block > lo, plan['tight'])
             del h, y, z, a, o  # before the block below is rerun
+            tick(len(t))
         else:
             v = torch.zeros(len(t), B, N, dtype=y.dtype, device=y.device)
             v[torch.arange(len(t)), :, t] = 1
@@ -177,11 +178,12 @@ def _rows(rp, f, block, targets, budget_mb, lo=0) -> torch.Tensor:
                 v[s:s + step] += torch.einsum('tbn,tbnm->tbm', v[s:s + step], c)
                 cots[n] = g[-1] if b > lo else None  # ∂f/∂(this block's input): the cotangent of the block below's output
                 del g, c
+                tick(len(range(s, min(s + step, len(t)))))
             del a, h, y, ins  # before the next block is rerun: one block's tensors alive at a time
         out.append(v.transpose(0, 1))
     return torch.cat(out, 1)
 
-def _rows_grouped(rp, f, block, targets, size:int, budget_mb, lo=0, exact:int=0) -> torch.Tensor:
+def _rows_grouped(rp, f, block, targets, size:int, budget_mb, lo=0, exact:int=0, tick=lambda n: None) -> torch.Tensor:
     """Rows (B, T, N) with f summed over groups of `size` consecutive targets before the positive part: one VJP per group and block,
     each target's row walked down its group's C̄; the top `exact` blocks are walked per target first (their C̄ exact)."""
     gid = torch.arange(len(targets)) // size  # the group of each target
@@ -216,6 +218,7 @@ def _rows_grouped(rp, f, block, targets, size:int, budget_mb, lo=0, exact:int=0)
                 m = (unit >= s) & (unit < s + step)
                 v[m] += torch.einsum('tbn,tbnm->tbm', v[m], c[unit[m] - s])
                 cots[k] = gr[-1] if b > lo else None
+                tick(len(gr[0]))
                 del gr, c
             del a, h, y, ins
         out.append(v.transpose(0, 1))
@@ -249,17 +252,18 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
                top:int|None=None, # aggregate over the `top` blocks that end at `block` only (None: all of them, the exact maps)
                group:int|None=None, # sum f over groups of this many consecutive targets before the positive part (an approximation; None or 1: exact)
                exact_blocks:int=0, # with `group`: walk the top `exact_blocks` blocks per target (exact there), the rest per group
+               progress=None, # called as progress(done, total, estimate_s) while it walks (`progress_bar`); None: silent
                **kw # passed on to the model
               ) -> torch.Tensor: # (B, T, N): row i of R_i over all N input tokens, prefix included
     "Exact ULTra relevance rows for many target tokens from batched backward passes, one block at a time."
-    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group, exact_blocks, **kw)
+    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group, exact_blocks, progress, **kw)
 
 def _grad_ready(x):
     "`x` (a tensor or a mapping of them) usable in an autograd graph, also when it was made under `torch.inference_mode()`."
     if torch.is_tensor(x): return x.clone() if x.is_inference() else x
     return {k: _grad_ready(v) for k, v in dict(x).items()} if hasattr(x, 'keys') else x
 
-def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=None, exact_blocks=0, **kw) -> torch.Tensor:
+def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=None, exact_blocks=0, progress=None, **kw) -> torch.Tensor:
     "`ultra_rows`, aggregating over the `top` blocks that end at `block` (None: all of them), f summed over groups of `group` targets."
     if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1): raise ValueError(
         f"group is how many consecutive targets share one backward pass, a whole number >= 1; got {group!r} (1 or None: the exact maps)")
@@ -270,15 +274,49 @@ def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=
     with torch.inference_mode(False), torch.enable_grad(), capture(model) as cap, precomputed_activation_grads(cap.fam.model):
         x = _grad_ready(x)
         block = check_block(block, len(cap.fam.blocks()))
+        t0 = time.perf_counter()
         rp = cap.record(x, upto=block, **kw)
+        forward_s = time.perf_counter() - t0
         N = rp.n_tokens(block)
         targets = torch.arange(N) if tokens is None else torch.as_tensor(tokens).reshape(-1)
         if targets.is_floating_point() or (len(targets) and not (0 <= int(targets.min()) and int(targets.max()) < N)):
             raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens (negative indices do not "
                              f"count from the end); got {targets.tolist()[:8]}")
         lo = 0 if top is None else max(0, block + 1 - top)
-        if group and group > 1 and len(targets): return _finite(_rows_grouped(rp, f, block, targets, group, budget_mb, lo, exact_blocks).detach(), x)
-        return _finite(_rows(rp, f, block, targets, budget_mb, lo).detach(), x)
+        grouped = bool(group and group > 1 and len(targets))
+        units = [len(targets) if not grouped or b > block - exact_blocks else -(-len(targets) // group) for b in range(block, lo - 1, -1)]
+        per_unit = forward_s / (block + 1) * (UNIT_COST['group'] if grouped else UNIT_COST['target'])  # measured: see below
+        tick = _ticker(progress, sum(units), per_unit * sum(units))
+        if grouped: return _finite(_rows_grouped(rp, f, block, targets, group, budget_mb, lo, exact_blocks, tick).detach(), x)
+        return _finite(_rows(rp, f, block, targets, budget_mb, lo, tick).detach(), x)
+
+UNIT_COST = dict(target=1.0, group=2.0)  # a unit's seconds over one block's forward: a target in a batched VJP, a group's lone VJP
+
+def _ticker(progress, total:int, estimate_s:float):
+    "`tick(n)`: n more backward units (a target or a group through one block) done, reported as progress(done, total, estimate_s); a no-op without `progress`."
+    if progress is None: return lambda n: None
+    done = 0
+    progress(0, total, estimate_s)
+    def tick(n):
+        nonlocal done
+        done += n
+        progress(done, total, estimate_s)
+    return tick
+
+def progress_bar(desc:str='ULTra maps', # the bar's label
+                 file=None # where it is drawn (tqdm's default: stderr)
+                ):
+    "A `progress` for `ultra_rows`: a tqdm bar over the walk's units, its total and the estimate (from the forward pass's time) said before the first pass."
+    from tqdm.auto import tqdm
+    bar = None
+    def show(done, total, estimate_s):
+        nonlocal bar
+        if bar is None:
+            bar = tqdm(total=total, desc=desc, unit='unit', file=file, leave=False)
+            bar.write(f"{desc}: {total} backward units (a target or a group through one block), about {estimate_s:.0f} s estimated from the forward pass", file=file)
+        bar.update(done - bar.n)
+        if done >= total: bar.close()
+    return show
 
 # %% ../nbs/01_maps.ipynb #ec197732
 def gradient_rollout(attns:list, # per block, (B, H, N, N) attention probabilities
