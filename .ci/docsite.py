@@ -9,7 +9,8 @@
    (`echo`, `output`, `include`), the page named as Quarto names it (`output-file`), a navigation bar from
    `nbs/sidebar.yml`, the files next to the notebooks (images, styles.css) copied along.
 3. Check the site: the Quarto configuration parses; every chapter of the sidebar has a page and every notebook is in
-   the sidebar; every image and internal link (including anchors and nbdev's doc links) resolves; every public name of
+   the sidebar; every page's navigation holds exactly one link per sidebar chapter, in order, each resolving, and no
+   heading or anchor ¶; every image and internal link (including anchors and nbdev's doc links) resolves; every public name of
    `ultra_nb/_modidx.py` has its `show_doc` block (its heading and anchor) on its chapter's page; no page shows a raw
    `#|` directive, unrendered Pandoc syntax or a traceback. Exit 1 with the list of what is wrong.
 
@@ -17,6 +18,9 @@ One difference from the Quarto build, said out loud: nbdev's docs processing als
 imports with other code (it warns "Found cells containing imports and other code. See FAQ"), out of order and outside
 the notebook's folder. Here those cells keep their stored outputs and are listed as warnings; `--as-deploy` executes
 them as the GitHub deploy does (slow: minutes) and reports each that fails.
+
+A link that reaches its page but not the anchor it names (a method or private name without its own show_doc) is a
+warning; `--strict-anchors` makes it a problem.
 
 Usage: `bash .ci/docs` (check, site in a temporary folder) · `bash .ci/docs --out site/` (keep the site, print where
 to open it) · `--cache DIR` reuses processed notebooks whose source, settings and package are unchanged."""
@@ -142,12 +146,22 @@ def quarto_options(source:str) -> tuple[dict, str]:
         i += 1
     return opts, '\n'.join(lines[i:])
 
+HEADINGS = [f'h{i}' for i in range(1, 7)]
+
 @functools.lru_cache(maxsize=None)
-def inline_md(text:str) -> str:
-    "A title or description as Quarto shows it: inline markdown (code, emphasis, links)."
+def inline_md(text:str, links:bool=True) -> str:
+    "A title or description as Quarto shows it: inline markdown only (code, emphasis, and links unless `links` is False);\
+ block markup is unwrapped, so a title written as a heading (`# X`) shows its text, never a heading or an anchor ¶."
+    from bs4 import BeautifulSoup
     from nbconvert.filters.markdown_mistune import markdown2html_mistune
-    h = markdown2html_mistune(text).strip()
-    return h[3:-4] if h.startswith('<p>') and h.endswith('</p>') else h
+    soup = BeautifulSoup(markdown2html_mistune(text), 'html.parser')
+    for a in soup.find_all('a', class_='anchor-link'): a.decompose()
+    for b in soup.find_all(['p', *HEADINGS] + ([] if links else ['a'])): b.unwrap()
+    return str(soup).strip()
+
+def title_heading(title:str) -> bool:
+    "Is a chapter's title itself written as a heading (its first cell began `# # `)? It would render as a heading wherever it is shown."
+    return bool(re.match(r'#{1,6}\s', title.strip()))
 
 def prepare(nb, pages:dict) -> tuple[str, str]:
     "Turn a processed notebook into what nbconvert renders as Quarto would; returns (title, description)."
@@ -250,6 +264,18 @@ def renderer(out:Path, pages:dict):
         bodies[name] = (title, desc, soup)
     return body, bodies
 
+def nav_html(order:list, pages:dict, titles:dict, here:str) -> str:
+    "The sidebar of page `here`: one link per chapter of `order` [(section or None, notebook)], in order, under its section's\
+ plain label; a link's text is its chapter's title as inline text (no heading, no anchor ¶, no link inside the link)."
+    up = '../' * here.count('/')  # a notebook in a subfolder of nbs/ gets its page in the same subfolder
+    nav, last = [], None
+    for sec, nm in order:
+        if sec != last and sec: nav.append(f'<div class="sec">{html.escape(sec)}</div>')
+        last = sec
+        cls = ' class="here"' if nm == here else ''
+        nav.append(f'<a href="{up}{pages.get(nm, "#")}"{cls}>{inline_md(titles.get(nm, nm), links=False)}</a>')
+    return f'<nav class="side">{"".join(nav)}</nav>'
+
 def write_pages(out:Path, order:list, pages:dict, bodies:dict, site_title:str) -> dict:
     "Each rendered body as a whole page with the sidebar's navigation; {page path: parsed body}."
     from pygments.formatters import HtmlFormatter
@@ -258,12 +284,7 @@ def write_pages(out:Path, order:list, pages:dict, bodies:dict, site_title:str) -
     titles = {name: title or Path(name).stem for name, (title, _, _) in bodies.items()}
     for name, (title, desc, soup) in bodies.items():
         up = '../' * name.count('/')  # a notebook in a subfolder of nbs/ gets its page in the same subfolder
-        nav, last = [], None
-        for sec, nm in order:
-            if sec != last and sec: nav.append(f'<div class="sec">{html.escape(sec)}</div>')
-            last = sec
-            cls = ' class="here"' if nm == name else ''
-            nav.append(f'<a href="{up}{pages.get(nm, "#")}"{cls}>{inline_md(titles.get(nm, nm))}</a>')
+        nav = nav_html(order, pages, titles, name)
         head = f'<h1 class="title">{inline_md(title)}</h1>' + (f'<p class="subtitle">{inline_md(desc)}</p>' if desc else '')
         css = f'<link rel="stylesheet" href="{up}site.css">' + (f'<link rel="stylesheet" href="{up}styles.css">' if extra_css else '')
         (out / pages[name]).parent.mkdir(parents=True, exist_ok=True)
@@ -271,7 +292,7 @@ def write_pages(out:Path, order:list, pages:dict, bodies:dict, site_title:str) -
             f'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">'
             f'<title>{html.escape(title or name)} – {html.escape(site_title)}</title>{css}{MATHJAX}</head>'
             f'<body><header class="top"><a href="{up}index.html">{html.escape(site_title)}</a></header><div class="layout">'
-            f'<nav class="side">{"".join(nav)}</nav><main>{head}{soup}'
+            f'{nav}<main>{head}{soup}'
             f'<footer>Rendered from nbs/{html.escape(name)} by .ci/docs (nbdev processing, nbconvert).</footer></main></div></body></html>\n')
     return {out / pages[name]: soup for name, (_, _, soup) in bodies.items()}
 
@@ -367,6 +388,43 @@ def check_site(out:Path, soups:dict, root:Path, base:str, failed:set) -> tuple[l
                     bad.append(f"{qual}: nbdev's doc link {link} names an anchor that {page} does not have")
     return bad, warn, n
 
+def check_navs(out:Path, chapters:list, pages:dict, failed:set) -> tuple[list[str], int]:
+    "The sidebar of every written page, as readers get it: exactly one link per chapter of nbs/sidebar.yml (`chapters`:\
+ [(section, notebook)]), in order, each reaching that chapter's page; nothing else inside but plain section labels — no\
+ heading (h1–h6), no anchor ¶. A problem every page shares (a template's) is said once, with how many pages have it.\
+ Returns (problems, pages checked)."
+    from bs4 import BeautifulSoup, SoupStrainer
+    out = out.resolve()
+    want = [(out / pages[nm]).resolve() for _, nm in chapters]
+    found, written = {}, sorted(p for p in {(out / pg).resolve() for pg in pages.values()} if p.is_file())
+    for page in written:
+        navs = BeautifulSoup(page.read_text(), 'html.parser', parse_only=SoupStrainer('nav')).find_all('nav')
+        for msg in nav_problems(out, page, navs, want, failed): found.setdefault(msg, []).append(page.relative_to(out).as_posix())
+    bad = [f"{ps[0]}: {m}" if len(ps) == 1 else f"{m} (the navigation of {len(ps)} pages: {', '.join(ps[:3])}{', ...' * (len(ps) > 3)})"
+           for m, ps in found.items()]
+    return bad, len(written)
+
+def nav_problems(out:Path, page:Path, navs:list, want:list, failed:set) -> list[str]:
+    "What is wrong with one page's navigation (`navs`: its <nav> elements; `want`: the chapters' pages, in sidebar order)."
+    out = out.resolve()
+    if len(navs) != 1: return [f"has {len(navs)} navigation bars, expected one (the sidebar)"]
+    nav, bad = navs[0], []
+    for h in nav.find_all(HEADINGS):
+        bad.append(f"the navigation holds a heading <{h.name}> ({h.get_text(' ', strip=True).rstrip('¶ ')[:60]}): the sidebar must hold only links")
+    if nav.find('a', class_='anchor-link') or '¶' in nav.get_text(): bad.append("the navigation holds an anchor link ¶")
+    links = nav.find_all('a')
+    got = [site_path(out, page, a.get('href', ''), '')[0] for a in links]
+    rel = lambda t: t.relative_to(out).as_posix() if t and t.is_relative_to(out) else str(t)
+    if len(got) != len(want):
+        bad.append(f"the navigation has {len(got)} links, expected one per chapter of nbs/sidebar.yml ({len(want)})")
+    else:
+        for i, (a, g, w) in enumerate(zip(links, got, want)):
+            if g != w:
+                bad.append(f"navigation link {i + 1} ({' '.join(a.get_text().split())[:40]}) goes to {rel(g)}, where nbs/sidebar.yml has {rel(w)}"); break
+    for a, g in zip(links, got):
+        if g is None or (not g.is_file() and g not in failed): bad.append(f"navigation link {a.get('href')} points at nothing in the site")
+    return bad
+
 def screenshots(out:Path, pages:list[str], images:Path) -> list[Path]:
     "Headless Chromium (the one `.ci/browser` installs) shows each page: its top, and the view at its first figure, stacked."
     import io
@@ -401,6 +459,8 @@ def main(argv=None) -> int:
     ap.add_argument('--as-deploy', action='store_true', help="also execute the cells nbdev's deploy executes (slow)")
     ap.add_argument('--screenshot', nargs='*', default=[], metavar='PAGE',
                     help="save nbs/images/docs_<page>.png of these pages (e.g. api.html) with headless Chromium (`. .ci/browser`)")
+    ap.add_argument('--strict-anchors', action='store_true',
+                    help="fail (not warn) on an internal link that reaches its page but not the anchor it names")
     ap.add_argument('--workers', type=int, default=min(2, os.cpu_count() or 1), help='notebooks processed at once (default: 2, or 1 on one core)')
     a = ap.parse_args(argv)
     a.out, a.cache = (x.resolve() if x else None for x in (a.out, a.cache))  # relative to where it was called from
@@ -444,17 +504,25 @@ def main(argv=None) -> int:
         bad += [f"nbs/sidebar.yml: {nm} has no page" for _, nm in side if nm in pages and not (out / pages[nm]).exists() and out / pages[nm] not in failed]
         site_bad, anchors, n = check_site(out, soups, root, base, failed)
         bad += site_bad
+        nav_bad, n['navs'] = check_navs(out, [s for s in side if s[1] in pages], pages, failed)
+        bad += nav_bad
+        if a.strict_anchors: bad += [f"{w}, an anchor it does not have" for w in anchors]
+        heads = [nm for nm, (t, _, _) in bodies.items() if title_heading(t)]
         mixed = {nm: mixed_cells(nb) for nm, nb in zip(names, nbs)}
         n_mixed = sum(len(v) for v in mixed.values())
         took = time.time() - t0
         slow = sorted(cpus.items(), key=lambda o: -o[1])[:3]
         print(f"docs: {len(nbs)} notebooks processed by nbdev {nbdev.__version__} ({len(cpus)} now, the rest from the cache; most CPU: "
               f"{', '.join(f'{nb.name} {c:.1f} s' for nb, c in slow) or '-'}) and rendered to {len(soups)} pages in {t_build:.0f} s; "
-              f"checked {n['images']} images, {n['links']} internal links ({n['anchors']} anchors), {n['show_doc']} show_doc blocks; "
+              f"checked {n['images']} images, {n['links']} internal links ({n['anchors']} anchors), {n['show_doc']} show_doc blocks, "
+              f"the navigation of {n['navs']} pages; "
               f"{took:.0f} s in all")
-        if anchors:
+        if anchors and not a.strict_anchors:
             print(f"docs: warning: {len(anchors)} links reach their page but not an anchor on it (a method or private name "
                   "without its own show_doc; the reader lands at the top of the page): " + '; '.join(anchors))
+        if heads:
+            print(f"docs: warning: {len(heads)} chapter titles are written as headings (the first markdown cell begins `# # `; "
+                  "the pages here show the title without the #; delete the second #): " + ', '.join(f"nbs/{nm}" for nm in heads))
         if n_mixed and not a.as_deploy:
             print(f"docs: warning: {n_mixed} cells in {sum(1 for v in mixed.values() if v)} notebooks mix imports with other code; "
                   "nbdev's Quarto build executes them (out of order, from the repository root) and stops at the first that fails. "

@@ -307,6 +307,47 @@ def cases(d:Path, f:dict) -> list:
     s2 = lambda: u.maps(torch.randn(1, 3, 32, 32)).segment(k=3)
     api('datasets', 'Segmentation.score with a 1x1 label (was mIoU 1.0)', lambda: s2().score([np.zeros((1, 1), int)], n_classes=3))
     api('datasets', 'Segmentation.score with a transposed label (was 0.48)', lambda: s2().score([np.zeros((32, 16), int)], n_classes=3))
+    # models: checkpoint files of the wrong kind, and a hub id with no hub (issue 35)
+    from ultra_nb.fam_crate import tiny_crate
+    from ultra_nb.models import load_model, parse_model
+    import timm
+    ck = d / 'ckpt35'; ck.mkdir(exist_ok=True)
+    torch.save(tiny_crate(dim=384, heads=6, depth=1).state_dict(), ck / 'crate.pth')
+    (ck / 'crate_cut.pth').write_bytes((ck / 'crate.pth').read_bytes()[:(ck / 'crate.pth').stat().st_size // 2])
+    torch.save(tiny_crate(dim=384, heads=6, depth=1), ck / 'crate_module.pth')  # the pickled model object, not its state dict
+    class _Crafted:
+        def __reduce__(self): return (os.system, ('echo crafted pickle ran',))
+    torch.save({'cls_token': _Crafted()}, ck / 'crafted.pth')
+    torch.save(timm.create_model('vit_small_patch16_224', pretrained=False).state_dict(), ck / 'vit_small.pth')
+    no_wo = lambda r: "quotes torch's weights_only advice" if 'weights_only' in r['out'] + r['err'] else None
+    cli('models', 'CRATE checkpoint cut short (was a traceback)', ['maps', f['img'], '--model', 'crate', '--checkpoint', ck / 'crate_cut.pth', '--out', out('a')],
+        check=lambda r: None if 'cannot be read' in r['err'] and 'crate_cut.pth' in r['err'] else 'file or cause not named')
+    cli('models', 'CRATE checkpoint that is the pickled model (was a traceback)', ['maps', f['img'], '--model', 'crate', '--checkpoint', ck / 'crate_module.pth', '--out', out('a')],
+        check=lambda r: no_wo(r) or (None if 'not a plain state dict' in r['err'] and 'torch.save(model.state_dict()' in r['err'] else 'no fix named'))
+    cli('models', 'ViT-small state dict as the DeiT-tiny checkpoint (was "Error(s) in loading state_dict")', ['maps', f['img'], *DEIT, '--checkpoint', ck / 'vit_small.pth', '--out', out('a')],
+        check=lambda r: None if 'cls_token is (1, 1, 384) in the file' in r['err'] and 'vit_small_patch16_224' in r['err'] and 'pass the checkpoint made for' in r['err'] else 'key or fix not named', slow=True)
+    cli('models', 'crafted pickle as --checkpoint (was torch\'s advice to load it unsafely)', ['maps', f['img'], *DEIT, '--checkpoint', ck / 'crafted.pth', '--out', out('a')],
+        check=lambda r: no_wo(r) or (None if 'pickled Python objects (posix.system)' in r['err'] or 'pickled Python objects (nt.system)' in r['err'] else 'the object is not named'))
+    def unreachable_hub():  # HF_HUB_OFFLINE unset: the hub is tried, and this machine has no route to it
+        old = os.environ.pop('HF_HUB_OFFLINE', None)
+        try: return load_model(parse_model('facebook/dinov2-small'))
+        finally:
+            if old is not None: os.environ['HF_HUB_OFFLINE'] = old
+    api('models', 'hub id with the hub out of reach, HF_HUB_OFFLINE unset (was 12 lines of retries, 42 s)', unreachable_hub,
+        check=lambda r: None if 'not in the hub cache here' in r['err'] and r['secs'] < 5 else f"{r['secs']:.1f} s: {r['err'][:80]}")
+    cli('models', 'hub id with the hub out of reach, HF_HUB_OFFLINE unset (CLI)', ['maps', f['img'], '--model', 'facebook/dinov2-small', '--out', out('a')],
+        check=lambda r: None if 'hub cannot be reached and facebook/dinov2-small is not in the hub cache here' in r['err'] else 'not said', env={'HF_HUB_OFFLINE': ''})
+    if 'voc_ok' in f:  # a VOC tree whose second label holds 40 (VOC has 21 classes), and one whose second label is RGB
+        import shutil
+        g1 = f['good'][1].stem
+        for name in ('voc_label_range', 'voc_label_rgb'): shutil.copytree(f['voc_ok'], d / name, dirs_exist_ok=True)
+        lab = np.array(Image.open(d / f'voc_label_range/SegmentationClass/{g1}.png')); lab[:8, :8] = 40
+        Image.fromarray(lab.astype(np.uint8), 'L').save(d / f'voc_label_range/SegmentationClass/{g1}.png')
+        Image.open(d / f'voc_label_rgb/SegmentationClass/{g1}.png').convert('RGB').save(d / f'voc_label_rgb/SegmentationClass/{g1}.png')
+        cli('datasets', 'a label holds 40 (was the whole eval stopped, no file named): skipped, named, the rest scored', [*e(d / 'voc_label_range'), '--out', out('e12')], 'skip',
+            md_has(out('e12') / 'skipped.txt', f'{g1}.png holds labels [40] that are neither classes'), slow=True, need='shared')
+        cli('datasets', 'a label saved as an RGB image: skipped, named', [*e(d / 'voc_label_rgb'), '--out', out('e13')], 'skip',
+            md_has(out('e13') / 'skipped.txt', f'{g1}.png is an RGB image: labels must be one channel of class ids'), slow=True, need='shared')
     # devices and models
     for dev, why in [('mps', 'not built here'), ('meta', 'holds no data'), ('cuda:7', 'no such GPU'), ('banana', 'not a device')]:
         cli('devices', f'--device {dev} ({why})', ['maps', f['img'], '--device', dev, '--out', out('a')])
@@ -423,6 +464,52 @@ def cases(d:Path, f:dict) -> list:
     api('folders', 'Maps.save to a path that is a folder', lambda: u.maps(x).save(d), check=said_err('is a folder: name a file inside it'))
     api('datasets', 'Segmentation.score with one RGB label image (was "32 label images")', lambda: s2().score(np.zeros((32, 32, 3), np.uint8), n_classes=3),
         check=said_err('labels must be an (H, W) array of class ids per image'))
+    # issue 35: the CLI's edges (outputs keyed by content, one --at per image, records that do not clobber each other)
+    (out('fold') / 'cat_maps.png').mkdir(parents=True)  # a folder where an output file goes
+    (d / 'at_bad.csv').write_text('cat,10,10\ncat,5\n')
+    C += [
+        Case('folders', '--overwrite where an output name is a folder (was an error after the work)', 'cli', 'error',
+             ['maps', f['img'], *DEIT, '--out', out('fold'), '--overwrite'], lambda r: None if 'cat_maps.png is a folder where an output file goes' in r['err'] else 'folder not named', shared),
+        Case('files', '--w names a text file (was "pop from empty list")', 'cli', 'error', ['maps', f['img'], *DEIT, '--w', f['text'], '--out', out('a')],
+             lambda r: None if 'is a text file, not a ULTra_W file' in r['err'] else 'not said', shared),
+        Case('files', '--at file with a malformed line', 'cli', 'error', ['select', f['img'], '--at', d / 'at_bad.csv', *DEIT, '--out', out('a')],
+             lambda r: None if "line 2 ('cat,5') is not name,y,x" in r['err'] else 'line not named', shared),
+        Case('models', 'summary --model names a .gguf file that is not one', 'cli', 'error',
+             ['summary', '--context', f['post'], '--summary', 'x', '--model', f['bad_gguf'], '--out', out('s')],
+             lambda r: None if 'is a text file, not a GGUF model' in r['err'] else 'not said', shared),
+    ]
+    if SHARED.is_dir() and f.get('good'):
+        g = f['good']
+        def replaced():
+            p = d / 'replaced.jpg'; p.write_bytes(g[0].read_bytes())
+            argv = ['maps', p, *DEIT, '--tokens', 0, '--out', out('r1')]
+            first = run_cli(argv, shared); p.write_bytes(g[1].read_bytes()); second = run_cli(argv, shared)
+            return dict(first=first['code'], second=second['code'], said=f'{p} changed since the last run: recomputed' in second['out'])
+        portrait = d / 'portrait.jpg'; Image.open(g[0]).crop((100, 0, 400, 500)).save(portrait)  # 300 wide, 500 high
+        def view_aspect(r):
+            vw, vh = Image.open(out('v1') / 'portrait_object_view.png').size
+            return None if abs(vw - vh * 300 / 500) <= 1 else f'view {vw}x{vh} for a 300x500 photo'
+        (d / 'at_two.csv').write_text(f"{g[0].stem},100,200\n{g[1].name},250,250\n")
+        def shared_out():
+            a, b = (['maps', p, *DEIT, '--tokens', t, '--out', out('so')] for p, t in ((g[0], 0), (g[1], 5)))
+            codes = [run_cli(x, shared)['code'] for x in (a, b)]
+            again = run_cli(a, shared)
+            return dict(codes=codes, again=again['code'], resumed='resuming: 1 of 1' in again['out'] and 'ultra-nb: block' not in again['out'])
+        C += [
+            Case('batch', 'image replaced in place, then the same command again: recomputed, and said', 'api', 'ok', replaced,
+                 lambda r: None if r['value'] == dict(first=0, second=0, said=True) else f"{r['value']}", slow=True, need='shared'),
+            Case('seen', "select on a portrait photo: the view at the photo's aspect ratio", 'cli', 'ok',
+                 ['select', portrait, *DEIT, '--out', out('v1')], view_aspect, shared, slow=True, need='shared'),
+            Case('batch', '--at file: a pixel for each of two images', 'cli', 'ok',
+                 ['select', g[0], g[1], '--at', d / 'at_two.csv', *DEIT, '--out', out('at1')],
+                 lambda r: None if all((out('at1') / f'{p.stem}_object.png').is_file() for p in g[:2]) else 'masks missing', shared, slow=True, need='shared'),
+            Case('batch', 'two commands sharing an --out, then the first again: it resumes', 'api', 'ok', shared_out,
+                 lambda r: None if r['value'] == dict(codes=[0, 0], again=0, resumed=True) else f"{r['value']}", slow=True, need='shared'),
+            Case('models', 'summary --model path/to/file.gguf (the folder and --gguf in one)', 'cli', 'ok',
+                 ['summary', '--model', SHARED / 'models/SmolLM2-135M-Instruct.Q4_1.gguf', '--context', f['post'],
+                  '--summary', 'Lonely in a new city: how to make friends?', '--out', out('s3')],
+                 lambda r: None if (out('s3') / 'post.json').is_file() and 'top words' in r['out'] else 'no result', shared, slow=True, need='shared'),
+        ]
     # what a user sees
     if SHARED.is_dir() and f.get('good'):
         g = f['good']

@@ -1,5 +1,6 @@
 """`.ci/docs` (the documentation site, rendered without Quarto and checked) on copies of the tree: it passes on the tree as
-it is and fails, naming the problem, on a broken image path and on a notebook missing from the sidebar."""
+it is and fails, naming the problem, on a broken image path, on a notebook missing from the sidebar, on a sidebar that
+holds more than one link per chapter (a heading, a ¶), and — with `--strict-anchors` — on a link to a missing anchor."""
 import json, os, re, shutil, subprocess, sys
 from pathlib import Path
 import pytest
@@ -33,7 +34,8 @@ def test_passes_on_the_tree(tmp_path, cache):
     assert f"open {tmp_path / 'site/index.html'} in a browser" in out and (tmp_path / 'site/index.html').exists(), out
     n = len([p for p in (ROOT / 'nbs').rglob('*.ipynb') if not any(x.startswith(('_', '.')) for x in p.relative_to(ROOT / 'nbs').parts)])
     assert f"{n} notebooks processed" in out and f"rendered to {n} pages" in out, out
-    assert re.search(r'checked [1-9]\d* images, [1-9]\d* internal links .*, [1-9]\d* show_doc blocks', out), out
+    assert re.search(r'checked [1-9]\d* images, [1-9]\d* internal links .*, [1-9]\d* show_doc blocks, the navigation of '
+                     rf'{n} pages', out), out
 
 def test_fails_on_a_broken_image_path(tmp_path, cache):
     tree = copy_tree(tmp_path)
@@ -54,6 +56,17 @@ def test_fails_on_a_missing_sidebar_entry(tmp_path, cache):
     side.write_text(re.sub(rf'^\s*-\s*{re.escape(gone)}\s*\n', '', side.read_text(), flags=re.M))
     code, out = docs(tree, cache)
     assert code == 1 and f"nbs/{gone} is not in nbs/sidebar.yml" in out, out
+
+def test_strict_anchors_fail_on_a_missing_anchor(tmp_path, cache):
+    "A link that reaches its page but not its anchor: a warning by default, a problem with `--strict-anchors`."
+    tree = copy_tree(tmp_path)
+    nb = tree / 'nbs/index.ipynb'
+    d = json.loads(nb.read_text())
+    md = [c for c in d['cells'] if c['cell_type'] == 'markdown'][-1]  # not the first: nbdev makes that one the title
+    md['source'] = ''.join(md['source']) + '\n\nSee [the capture](00_hooks.ipynb#no-such-anchor).'
+    nb.write_text(json.dumps(d))
+    code, out = docs(tree, cache, '--strict-anchors')
+    assert code == 1 and '  - index.html links to hooks.html#no-such-anchor, an anchor it does not have' in out, out
 
 def docsite():
     import importlib.util
@@ -81,3 +94,35 @@ def test_ci_runs_it():
     assert 'set -euo pipefail' in run
     assert run.index('nbdev_export') < run.index('bash "$(dirname "$0")/docs"') < run.index('nbdev_test --flags slow')
     assert 'nbconvert' in (ROOT / 'settings.ini').read_text()  # the renderer comes with the dev install .ci/install makes
+
+def old_nav(order, pages, titles, here):
+    "The sidebar as the template wrote it before: each title's markdown rendered as a block (a `# ` title became an <h1> with its ¶)."
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+    def md(t): h = markdown2html_mistune(t).strip(); return h[3:-4] if h.startswith('<p>') and h.endswith('</p>') else h
+    return '<nav class="side">' + ''.join(f'<a href="{pages[nm]}">{md(titles[nm])}</a>' for _, nm in order) + '</nav>'
+
+def test_navigation_is_one_link_per_chapter(tmp_path):
+    "Every page's sidebar: one link per chapter, in order, each reaching its page; no heading, no ¶ (the old template failed this)."
+    d = docsite()
+    pages = {'index.ipynb': 'index.html', '02a_methods.ipynb': 'methods.html', '10_api.ipynb': 'api.html'}
+    order = [(None, 'index.ipynb'), ('The engine', '02a_methods.ipynb'), ('What users touch', '10_api.ipynb')]
+    titles = {'index.ipynb': 'ultra_nb', '02a_methods.ipynb': '# Segmentation methods', '10_api.ipynb': 'The [front](x.html) `door`'}
+    def check(nav, names=pages):
+        for nm, pg in names.items(): (tmp_path / pg).write_text(f'<!DOCTYPE html><html><body>{nav(order, pages, titles, nm)}<main></main></body></html>')
+        return d.check_navs(tmp_path, order, pages, set())
+    nav = d.nav_html(order, pages, titles, '10_api.ipynb')
+    assert nav == ('<nav class="side"><a href="index.html">ultra_nb</a><div class="sec">The engine</div><a href="methods.html">Segmentation methods</a>'
+                   '<div class="sec">What users touch</div><a href="api.html" class="here">The front <code>door</code></a></nav>')
+    assert check(d.nav_html) == ([], 3)
+    bad, n = check(old_nav)
+    assert n == 3 and bad == [
+        'the navigation holds a heading <h1> (Segmentation methods): the sidebar must hold only links (the navigation of 3 pages: api.html, index.html, methods.html)',
+        'the navigation holds an anchor link ¶ (the navigation of 3 pages: api.html, index.html, methods.html)',
+        'the navigation has 5 links, expected one per chapter of nbs/sidebar.yml (3) (the navigation of 3 pages: api.html, index.html, methods.html)',
+        'navigation link x.html points at nothing in the site (the navigation of 3 pages: api.html, index.html, methods.html)'], bad
+    swapped = lambda o, p, t, here: d.nav_html([o[0], o[2], o[1]], p, t, here)
+    assert check(swapped)[0][0].startswith('navigation link 2 (The front door) goes to api.html, where nbs/sidebar.yml has methods.html')
+    (tmp_path / 'methods.html').unlink()  # a chapter without its page: every link to it is named
+    bad, n = check(d.nav_html, names={k: v for k, v in pages.items() if v != 'methods.html'})
+    assert n == 2 and bad == ['navigation link methods.html points at nothing in the site (the navigation of 2 pages: api.html, index.html)'], bad
+    assert d.title_heading('# Segmentation methods') and not d.title_heading('Segmentation methods #1')

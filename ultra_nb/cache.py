@@ -10,7 +10,7 @@ import torch
 from .inputs import writable_folder, first_line
 
 # %% auto #0
-__all__ = ['input_hash', 'fingerprint', 'MapCache']
+__all__ = ['input_hash', 'file_hash', 'fingerprint', 'MapCache']
 
 # %% ../nbs/08_cache.ipynb #0378cddf
 def _feed(h, obj):
@@ -34,6 +34,12 @@ def input_hash(x) -> str:
     "Content hash of a tensor, or of a mapping / list of tensors such as a tokenizer's output."
     h = hashlib.sha256(); _feed(h, x)
     return h.hexdigest()
+
+# %% ../nbs/08_cache.ipynb #fh01ex
+def file_hash(path # a file: its bytes are hashed, never its name or date
+             ) -> str:
+    "sha256 of a file's bytes: what a rerun compares to know that an input changed."
+    with open(path, 'rb') as f: return hashlib.file_digest(f, 'sha256').hexdigest()
 
 # %% ../nbs/08_cache.ipynb #1623d873
 def fingerprint(model:torch.nn.Module # any module: its class and every parameter's and buffer's bytes are hashed

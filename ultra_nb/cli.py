@@ -4,12 +4,13 @@
 
 # %% ../nbs/12_cli.ipynb #c8deab53
 from __future__ import annotations
-import argparse, csv, json, os, socket, sys
+import argparse, csv, json, os, re, socket, sys, time
 import warnings
 from pathlib import Path
 import numpy as np, torch
 from .models import load_timm, load_causal_lm, check_model_file, parse_model, describe, load_model
-from .inputs import image_problem, read_rgb, read_text, writable_folder, MAX_PIXELS, check_device as _device_ok
+from .inputs import image_problem, read_rgb, read_text, writable_folder, file_kind, first_line, MAX_PIXELS, check_device as _device_ok
+from .cache import file_hash
 from .maps import block_of_layer, check_block, pass_plan
 from .settings import BUDGET_MB, TEXT_OBJECTIVES, Settings
 from .cluster import check_cut
@@ -19,9 +20,10 @@ from .methods import METHODS, get_method, check_method_cut, image_material, segm
 from .api import ULTra, palette, as_images
 
 # %% auto #0
-__all__ = ['DEFAULT_MODEL', 'READERS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block', 'check_device',
-           'outputs_free', 'good_images', 'plan_outputs', 'atomic', 'hub_reachable', 'local_checkpoint',
-           'resolve_model', 'k_arg', 'settings_line', 'cmd_maps', 'cmd_segment', 'cmd_select', 'cmd_eval',
+__all__ = ['DEFAULT_MODEL', 'READERS', 'RECORDS', 'COMMANDS', 'UserError', 'model_info', 'depth_and_tokens', 'vision_block',
+           'check_device', 'outputs_free', 'good_images', 'record_path', 'write_record', 'plan_outputs', 'atomic',
+           'hub_reachable', 'local_checkpoint', 'resolve_model', 'read_w', 'k_arg', 'positive_int', 'settings_line',
+           'cmd_maps', 'cmd_segment', 'read_at_file', 'at_pixels', 'object_view', 'cmd_select', 'cmd_eval',
            'summary_plan', 'cmd_summary', 'parser', 'main']
 
 # %% ../nbs/12_cli.ipynb #e818a179
@@ -64,11 +66,17 @@ def check_device(device:str|None) -> str|None:
     except ValueError as e: raise UserError(f"--{e}") from None
     return device
 
+def _no_folder(paths):
+    "Stop when an output file's name is taken by a folder: --overwrite replaces files, never folders."
+    folder = next((Path(p) for p in paths if Path(p).is_dir()), None)
+    if folder is not None: raise UserError(f"{folder} is a folder where an output file goes: move or rename it, or choose another --out")
+
 def outputs_free(paths, overwrite:bool):
-    "Stop before any work when an output exists (unless `overwrite`) or two outputs share a name."
+    "Stop before any work when an output exists (unless `overwrite`), is a folder, or two outputs share a name."
     paths = [Path(p) for p in paths]
     dup = {p for p in paths if paths.count(p) > 1}
     if dup: raise UserError(f"two inputs would write {sorted(dup)[0]}: give images different names or run them separately")
+    _no_folder(paths)
     hit = [p for p in paths if p.exists()]
     if hit and not overwrite: raise UserError(f"{hit[0]} exists: choose another --out, or pass --overwrite to replace earlier results")
 
@@ -87,22 +95,62 @@ def good_images(a) -> tuple:
     warnings.warn(_listing(bad, len(paths), 'images', 'cannot be read and are skipped'))
     return [p for p in paths if p not in dict(bad)], [(str(p), w) for p, w in bad]
 
-def plan_outputs(out:Path, verb:str, settings:dict, images:list, suffixes:tuple, overwrite:bool) -> list:
-    "The images still to do. Outputs of a run with the same settings (recorded in OUT/.ultra_nb_VERB.json) mean done: a rerun resumes. Outputs of other settings stop the command unless `overwrite`."
+RECORDS = '.ultra_nb'  # OUT/.ultra_nb/VERB.STEM.json: what made one image's outputs
+
+def _norm(settings:dict) -> dict: return json.loads(json.dumps(settings))  # as a record reads back: tuples become lists
+
+def record_path(out:Path, verb:str, image:Path) -> Path:
+    "Where the record of `image`'s outputs of `verb` lives: one file per image and verb, so no other command rewrites it."
+    return Path(out) / RECORDS / f'{verb}.{Path(image).stem}.json'
+
+def write_record(out:Path, verb:str, image:Path, settings:dict, sha:str, suffixes:tuple, complete:bool):
+    "Record that `image` (its bytes' hash) with `settings` makes these outputs: written before them (`complete` False), and again when they are whole."
+    rec = dict(settings=_norm(settings), input=str(Path(image).resolve()), sha256=sha, outputs=[f'{Path(image).stem}{s}' for s in suffixes],
+               complete=complete, written=time.time_ns())
+    f = record_path(out, verb, image); f.parent.mkdir(parents=True, exist_ok=True)
+    atomic(f, lambda t: t.write_text(json.dumps(rec)))
+
+def _owners(out:Path) -> dict:
+    "{output name: (record file, record)} from the newest readable record under OUT/.ultra_nb that names it."
+    d, recs = Path(out) / RECORDS, []
+    for f in sorted(d.glob('*.json')) if d.is_dir() else []:
+        if f.name.startswith('.'): continue  # a record being written
+        try: r = json.loads(f.read_text()); recs.append((int(r['written']), f, r))
+        except (ValueError, OSError, KeyError, TypeError): continue
+    return {o: (f, r) for _, f, r in sorted(recs, key=lambda t: t[0]) for o in r.get('outputs', [])}
+
+def _differ(was:dict, now:dict) -> str:
+    "The settings two runs differ in, as 'k 3 there, None here'."
+    keys = [k for k in dict.fromkeys([*was, *now]) if was.get(k) != now.get(k)]
+    return '; '.join(f"{k} {was.get(k)} there, {now.get(k)} here" for k in keys[:3])
+
+def plan_outputs(out:Path, verb:str, settings:dict, images:list, suffixes:tuple, overwrite:bool,
+                 shas:dict, # {image: file_hash(image)}: the content each record is compared with
+                 per_image:dict|None=None # {image: settings of that image only} (select's pixel from an --at file)
+                ) -> tuple: # (images still to do, those of them whose bytes changed since the last run)
+    "Which images to run. Outputs recorded (OUT/.ultra_nb/VERB.STEM.json) as made from the same bytes with the same settings mean done: a rerun resumes; the same file with other bytes is recomputed; outputs of other settings, of another image or of no record stop the command unless `overwrite`."
     names = [p.stem for p in images]
     dup = sorted({n for n in names if names.count(n) > 1})
     if dup: raise UserError(f"two inputs would write {out / (dup[0] + suffixes[0])}: give images different names or run them separately")
-    if overwrite: return list(images)
-    run = out / f'.ultra_nb_{verb}.json'
-    try: same = run.is_file() and json.loads(run.read_text()) == settings
-    except (ValueError, OSError): same = False
-    todo = []
+    _no_folder(out / f'{p.stem}{s}' for p in images for s in suffixes)
+    if overwrite: return list(images), []
+    owners, todo, changed = _owners(out), [], []
     for p in images:
-        have = [out / f'{p.stem}{s}' for s in suffixes if (out / f'{p.stem}{s}').exists()]
-        if have and not same: raise UserError(
-            f"{have[0]} exists{' from a run with other settings' if run.is_file() else ''}: choose another --out, or pass --overwrite to replace earlier results")
-        if len(have) < len(suffixes): todo.append(p)
-    return todo
+        have = [q for s in suffixes if (q := out / f'{p.stem}{s}').exists()]
+        if not have: todo.append(p); continue
+        want = _norm(settings | (per_image or {}).get(p, {}))
+        for q in have:
+            f, r = owners.get(q.name, (None, None))
+            if f is None: raise UserError(f"{q} exists and no run here recorded it: choose another --out, or pass --overwrite to replace earlier results")
+            there = r['settings'].get('verb')
+            if f != record_path(out, verb, p) or r['settings'] != want: raise UserError(
+                f"{q} exists from " + (f"`ultra-nb {there}`" if there != verb else f"a run with other settings ({_differ(r['settings'], want)})")
+                + ": choose another --out, or pass --overwrite to replace earlier results")
+        if r['sha256'] != shas[p] and r['input'] != str(p.resolve()): raise UserError(
+            f"{have[0]} holds the results of another image, {r['input']}: rename this one, choose another --out, or pass --overwrite to replace them")
+        if r['sha256'] != shas[p]: changed.append(p)
+        if r['sha256'] != shas[p] or not r['complete'] or len(have) < len(suffixes): todo.append(p)
+    return todo, changed
 
 def atomic(dest:Path, write):
     "Call `write(tmp)` on a temporary name beside `dest`, then rename it to `dest`: an interrupted run leaves no half-written file."
@@ -159,20 +207,35 @@ def resolve_model(name:str=DEFAULT_MODEL, checkpoint=None, weights_dir=None):
 def _ultra(a, arch_blocks:int) -> ULTra:
     "Load the model (after every check) and the entry object the flags describe."
     model = resolve_model(a.model, a.checkpoint, a.weights_dir)
-    objective = a.objective
-    if a.w:
-        try: objective = UltraW.load(a.w)
-        except Exception as e: raise UserError(f"cannot read ULTra_W file {a.w}: {str(e).splitlines()[0]}") from None
+    objective = read_w(a.w) if a.w else a.objective
     domain = 'objects' if getattr(a, 'command', None) == 'select' and a.objective == 'sum' else None  # the block the object rules were chosen at (ULTra_S)
     try: return ULTra(model, block=vision_block(a, arch_blocks), objective=objective, device=a.device, verbose=False,
                       max_pixels=a.max_pixels, domain=domain)
     except ValueError as e: raise UserError(f"{a.w}: {e}" if a.w else str(e)) from None
+
+def read_w(path) -> UltraW:
+    "The ULTra_W that --w names, or a `UserError` saying what the file is instead (checked before any model loads)."
+    p = Path(path)
+    if not p.is_file(): raise UserError(f"ULTra_W file {p} " + ("is a folder: name the file inside it" if p.is_dir() else "does not exist"))
+    kind = file_kind(p)
+    if kind in ('torch zip', 'pickle'):
+        try: return UltraW.load(p)
+        except Exception as e: why = f"is a torch file but holds no ULTra_W ({type(e).__name__} reading it as one)"
+    else: why = f"is {'an' if kind[0] in 'aeiou' else 'a'} {kind} file, not a ULTra_W file"
+    raise UserError(f"--w {p} {why}: pass the file written by `UltraW.save` (`UltraW.fit` trains one)")
 
 def k_arg(s:str):
     "An argparse type: --k is a whole number of clusters, or auto."
     if s == 'auto': return s
     try: return int(s)
     except ValueError: raise argparse.ArgumentTypeError(f"--k takes a whole number of clusters, or auto (a cut chosen per image); got {s!r}") from None
+
+def positive_int(s:str) -> int:
+    "An argparse type: a whole number above 0 (--max-pixels)."
+    try: v = int(s)
+    except ValueError: v = 0
+    if v < 1: raise argparse.ArgumentTypeError(f"takes a whole number of pixels above 0 (the largest image to read); got {s!r}")
+    return v
 
 def settings_line(u:ULTra, a) -> str:
     "One short line: the block, objective and cut this run uses, and which of them came from the preset."
@@ -189,7 +252,7 @@ def _prepare(a, outputs=()) -> tuple:
     n_blocks, n_tokens = depth_and_tokens(a.model, a.checkpoint)
     vision_block(a, n_blocks)
     if getattr(a, 'k', None) is not None or getattr(a, 'zeta', None) is not None: _check(check_cut, a.k, a.zeta, n_tokens)
-    if a.w and not Path(a.w).is_file(): raise UserError(f"ULTra_W file {a.w} does not exist")
+    if a.w: read_w(a.w)
     out = Path(a.out)
     if out.exists() and not out.is_dir(): raise UserError(f"--out {out} is a file: name a folder")
     _check(writable_folder, out, '--out')
@@ -200,28 +263,31 @@ def _prepare(a, outputs=()) -> tuple:
 def _settings(a, verb:str) -> dict:
     "What makes this verb's outputs: a rerun with the same settings resumes, other settings never overwrite them."
     keys = ('model', 'checkpoint', 'weights_dir', 'block', 'layer', 'objective', 'w', 'k', 'zeta', 'tokens', 'at', 'tau')
-    return dict(verb=verb, **{k: (str(Path(v).resolve()) if k in ('checkpoint', 'weights_dir', 'w') and v else v)
+    return dict(verb=verb, **{k: (str(Path(v).resolve()) if k in ('checkpoint', 'weights_dir', 'w') and v else str(v) if isinstance(v, Path) else v)
                               for k in keys if hasattr(a, k) for v in [getattr(a, k)]})
 
-def _batch(a, verb:str, suffixes:tuple, one):
-    "Run `one(u, path, out)` on every readable image not done yet; a failing image is skipped with a warning (or stops, --on-bad stop); skipped images are listed in OUT/skipped.txt."
+def _batch(a, verb:str, suffixes:tuple, one, per_image:dict|None=None):
+    "Run `one(u, path, out)` on every readable image not done yet (`per_image`: settings of single images, such as select's pixel); a failing image is skipped with a warning (or stops, --on-bad stop); skipped images are listed in OUT/skipped.txt."
     images, skipped = good_images(a)
     out = Path(a.out)
     n_blocks, _ = _prepare(a)
-    settings = _settings(a, verb)
-    todo = plan_outputs(out, verb, settings, images, suffixes, a.overwrite)
+    settings, shas = _settings(a, verb), {p: file_hash(p) for p in images}  # ~10 ms per 10 MB
+    todo, changed = plan_outputs(out, verb, settings, images, suffixes, a.overwrite, shas, per_image)
     if len(todo) < len(images): print(f"resuming: {len(images) - len(todo)} of {len(images)} readable images already done in {out}")
     done = 0
     if todo:
         u = _ultra(a, n_blocks)
         print(f"ultra-nb: {settings_line(u, a)}")
         out.mkdir(parents=True, exist_ok=True)
-        atomic(out / f'.ultra_nb_{verb}.json', lambda t: t.write_text(json.dumps(settings)))
         for p in todo:
-            try: one(u, p, out); done += 1
+            record = lambda complete: write_record(out, verb, p, settings | (per_image or {}).get(p, {}), shas[p], suffixes, complete)
+            record(False)  # before the outputs: an interrupted image is this run's to redo
+            try: one(u, p, out)
             except UserError as e:
                 if a.on_bad == 'stop': raise UserError(f"{p}: {e} (outputs of the images before it are kept)") from None
-                skipped.append((str(p), str(e))); warnings.warn(f"skipping {p}: {e}")
+                skipped.append((str(p), str(e))); warnings.warn(f"skipping {p}: {e}"); continue
+            record(True); done += 1
+            if p in changed: print(f"{p} changed since the last run: recomputed")
         if not done: raise UserError(f"no image could be run: {skipped[-1][0]}: {skipped[-1][1]}")
     listing = out / 'skipped.txt'
     if skipped and out.is_dir(): atomic(listing, lambda t: t.write_text(''.join(f'{p}\t{w}\n' for p, w in skipped)))
@@ -252,36 +318,95 @@ def cmd_segment(a):
     _batch(a, 'segment', ('_segmentation.png', '_overlay.png', '_maps.npz'), one)
 
 # %% ../nbs/12_cli.ipynb #c000oc
-def _yx(s:str) -> tuple:
-    "An argparse type: 'Y,X' -> (y, x) whole pixels."
-    try: y, x = (int(v) for v in s.split(','))
-    except ValueError: raise argparse.ArgumentTypeError(f"--at takes a pixel as Y,X (two whole numbers, row then column); got {s!r}") from None
-    return y, x
+def _at_arg(s:str):
+    "An argparse type: --at is one pixel 'Y,X' (row, column) for every image, or a file of name,y,x lines (a pixel per image)."
+    if re.fullmatch(r'\s*\d+\s*,\s*\d+\s*', s): return tuple(int(v) for v in s.split(','))
+    if Path(s).exists(): return Path(s)
+    raise argparse.ArgumentTypeError(f"--at takes a pixel as Y,X (two whole numbers, row then column) or a file of name,y,x lines; "
+                                     f"got {s!r}, which is neither a pixel nor an existing file")
 
-def _at_inside(a):
-    "Stop before any work when --at lies outside a readable image (its upright size; unreadable ones are left to the batch)."
+def _upright_size(p) -> tuple|None:
+    "(H, W) of an image as it is seen (EXIF orientation applied), from its header; None when it cannot be opened (the batch reports it)."
     from PIL import Image
-    for p in a.images:
-        try:
-            with Image.open(p) as im: W, H = im.size; turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
-        except Exception: continue
-        H, W = (W, H) if turned else (H, W)
-        if not (0 <= a.at[0] < H and 0 <= a.at[1] < W): raise UserError(
-            f"--at {a.at[0]},{a.at[1]} is outside {p} ({H}x{W}): give Y in 0..{H - 1} and X in 0..{W - 1}")
+    try:
+        with Image.open(p) as im: W, H = im.size; turned = im.getexif().get(0x0112, 1) in (5, 6, 7, 8)
+    except Exception: return None
+    return (W, H) if turned else (H, W)
+
+def read_at_file(f:Path, images:list) -> tuple:
+    "({image: (y, x)}, {image: where its pixel was given}) from a UTF-8 file of `name,y,x` lines — name: the image's file name (cat.jpg) or stem (cat); blank lines, `#` comments and a `name,y,x` header are skipped — or a `UserError` naming the line."
+    text = _check(read_text, f, '--at file')
+    names = {}
+    for p in images: names.setdefault(p.name, set()).add(p); names.setdefault(p.stem, set()).add(p)
+    at, where, line_of, first = {}, {}, {}, True
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith('#'): continue
+        parts = [v.strip() for v in line.rsplit(',', 2)]
+        if first and [v.lower() for v in parts] == ['name', 'y', 'x']: first = False; continue
+        first = False
+        try: name, y, x = parts; y, x = int(y), int(x)
+        except ValueError: raise UserError(f"--at file {f} line {n} ({line.strip()!r}) is not name,y,x: give an image's file name or stem, "
+                                           "then its row and column as whole numbers") from None
+        hit = sorted(names.get(name, ()))
+        if not hit: raise UserError(f"--at file {f} line {n} names {name!r}, which is none of the images given: "
+                                    "give the file name or stem of an IMAGE on the command line")
+        if len(hit) > 1: raise UserError(f"--at file {f} line {n} names {name!r}, which is both {hit[0]} and {hit[1]}: give the file name with its suffix")
+        p = hit[0]
+        if p in at: raise UserError(f"--at file {f} line {n} gives a second pixel for {p} (line {line_of[p]} gave the first): keep one line per image")
+        at[p], where[p], line_of[p] = (y, x), f"--at file {f} line {n} ({y},{x})", n
+    missing = [p for p in images if p not in at]
+    if missing: raise UserError((f"{missing[0]} has" if len(missing) == 1 else f"{len(missing)} of {len(images)} images, {missing[0]} first, have")
+                                + f" no line in --at file {f}: add a line {missing[0].stem},Y,X for each image")
+    return at, where
+
+def at_pixels(a) -> dict|None:
+    "{image: (y, x)} — --at Y,X for every image, or each image's line of an --at file — each checked inside its image's upright size before any work; None with no --at."
+    if a.at is None: return None
+    images = [Path(p) for p in a.images]
+    if isinstance(a.at, tuple): at, where = {p: a.at for p in images}, {p: f"--at {a.at[0]},{a.at[1]}" for p in images}
+    else: at, where = read_at_file(a.at, images)
+    for p in images:
+        if (hw := _upright_size(p)) is None: continue
+        (H, W), (y, x) = hw, at[p]
+        if not (0 <= y < H and 0 <= x < W): raise UserError(f"{where[p]} is outside {p} ({H}x{W}): give Y in 0..{H - 1} and X in 0..{W - 1}")
+    return at
+
+def object_view(rgb:np.ndarray, # (H, W, 3) uint8: the photo, upright
+                mask:np.ndarray, # (H, W) bool at the photo's size
+                box=None, # (top, left, bottom, right) in photo pixels: the selected patch, outlined in red
+                max_side:int=1024 # a larger photo is drawn smaller, at the same aspect ratio
+               ):
+    "A PIL image of the photo at its own aspect ratio: outside the mask dimmed, the mask's edge in yellow, the selected patch boxed in red."
+    from PIL import Image, ImageDraw
+    from scipy.ndimage import binary_erosion
+    H, W = mask.shape
+    s = min(1.0, max_side / max(H, W)); size = (max(1, round(W * s)), max(1, round(H * s)))
+    img = np.asarray(Image.fromarray(rgb).resize(size, Image.Resampling.LANCZOS)) if s < 1 else rgb
+    m = np.asarray(Image.fromarray(mask).resize(size, Image.Resampling.NEAREST)) if s < 1 else mask
+    view = (img * np.where(m, 1, 0.3)[..., None]).astype(np.uint8)
+    view[m & ~binary_erosion(m, iterations=max(1, max(size) // 300), border_value=1)] = (255, 255, 0)  # 1-3 px, none along the frame
+    im = Image.fromarray(view)
+    if box is not None: ImageDraw.Draw(im).rectangle([round(box[1] * s), round(box[0] * s), round(box[3] * s) - 1, round(box[2] * s) - 1],
+                                                     outline=(255, 0, 0), width=2)
+    return im
 
 def cmd_select(a):
-    "The mask of the object at pixel --at (object selection), or of the foreground of each image with no --at (object discovery)."
-    import matplotlib; matplotlib.use('Agg'); import matplotlib.pyplot as plt
+    "The mask of the object at pixel --at (object selection; one pixel for all images, or one per image from a file), or of the foreground of each image with no --at (object discovery)."
+    from PIL.PngImagePlugin import PngInfo
     if a.tau is not None and not 0 <= a.tau <= 1: raise UserError(f"--tau {a.tau} is not in [0, 1]: it thresholds a map scaled to [0, 1]")
-    if a.at is not None: _at_inside(a)
+    at = at_pixels(a)
     def one(u, p, out):
         m = _check(u.maps, p)
-        o = _check(m.select, at=a.at, tau=a.tau) if a.at is not None else _check(m.foreground, tau=a.tau)
+        o = _check(m.select, at=at[p], tau=a.tau) if at else _check(m.foreground, tau=a.tau)
         atomic(out / f'{p.stem}_object.png', lambda t: o.save(t, overwrite=True))
-        fig = o.show()
-        atomic(out / f'{p.stem}_object_view.png', lambda t: fig.savefig(t, dpi=80)); plt.close('all')
+        (H, W), (h, w) = o.masks[0].shape, m.grid
+        box = None if 'token' not in o.how else (lambda r, c: (r * H / h, c * W / w, (r + 1) * H / h, (c + 1) * W / w))(*divmod(o.how['token'], w))
+        info = PngInfo(); info.add_text('Description', ', '.join([f'{k} {v}' for k, v in o.how.items() if k != 'image'] + [f'block {o.settings.block}']))
+        view = object_view(read_rgb(p, None), o.masks[0], box)
+        atomic(out / f'{p.stem}_object_view.png', lambda t: view.save(t, pnginfo=info))
         print(f"{p}: {o!r} -> {out / p.stem}_object{{,_view}}.png")
-    _batch(a, 'select', ('_object.png', '_object_view.png'), one)
+    _batch(a, 'select', ('_object.png', '_object_view.png'), one, per_image=at and {p: dict(at=yx) for p, yx in at.items()})
+
 
 # %% ../nbs/12_cli.ipynb #364bc6f9
 def cmd_eval(a):
@@ -364,6 +489,11 @@ def cmd_summary(a):
     if (a.summary is None) == (not a.generate): raise UserError("give exactly one of --summary TEXT or --generate")
     if a.summary is not None and not a.summary.strip(): raise UserError("--summary is empty: give the summary's text, or --generate")
     check_device(a.device)
+    if Path(a.model).is_file():  # a GGUF file: its folder and its name, as `load_causal_lm` takes them
+        m = Path(a.model)
+        if m.suffix.lower() != '.gguf': raise UserError(f"--model {m} is a file: name a folder with config.json and weights, or a .gguf file")
+        if a.gguf and a.gguf != m.name: raise UserError(f"--model {m} names a GGUF file and --gguf names {a.gguf}: give one of them")
+        a.model, a.gguf = str(m.parent), m.name
     local = Path(a.model).is_dir()
     if a.gguf and not local: raise UserError(f"--gguf needs --model to be the folder holding {a.gguf}")
     if a.gguf: _check(check_model_file, Path(a.model) / a.gguf, 'gguf')
@@ -388,7 +518,7 @@ def cmd_summary(a):
         f"{line}, but only {free / 1024:.1f} GB are free: shorten the context, or run where more memory is free")
     print(f"ultra-nb: {line}; {'preset text ' if u.from_preset else ''}block {u.block} of {u.n_blocks}, objective {u.objective}"
           + ('' if u.settings.exact else ", the preset's fast mode (--exact: the exact maps)"))
-    e = _check(u.explain, text, a.summary, keep_sinks=a.keep_sinks)
+    e = _check(u.explain, text, a.summary, keep_sinks=a.keep_sinks, progress=True)  # a bar with the estimate, on stderr
     out.mkdir(parents=True, exist_ok=True)
     paths = [atomic(stem.with_name(stem.name + s), lambda t: e.save(t, overwrite=True)) for s in ('.html', '.png', '.json')]  # no half-written result
     print(f"summary: {e.summary}\ntop words: {', '.join(w.strip() for w, _ in e.top(10))}\n-> " + ', '.join(map(str, paths)))
@@ -397,8 +527,10 @@ def cmd_summary(a):
 class _Parser(argparse.ArgumentParser):
     def error(self, message): raise UserError(f"{message} (see `{self.prog} --help`)")
 
-_OUT_NOTE = ("Outputs are written under a temporary name and renamed when whole. A rerun with the same settings resumes: images whose "
-             "outputs exist are skipped; outputs of other settings are never replaced unless --overwrite. Unreadable images are skipped "
+_OUT_NOTE = ("Outputs are written under a temporary name and renamed when whole. Each image's outputs are recorded with its settings and "
+             "the hash of its bytes (OUT/.ultra_nb/VERB.STEM.json), so several commands can share one --out. A rerun with the same settings "
+             "resumes: images whose outputs exist are skipped, and an image whose file changed since is recomputed (said in one line); "
+             "outputs of other settings or of another image are never replaced unless --overwrite. Unreadable images are skipped "
              "with a warning and listed in OUT/skipped.txt (--on-bad stop: refuse them before any work).")
 _EVAL_NOTE = ("dataset layouts (DATASET_DIR):\n" + '\n'.join(f"  {k:13s}{v}" for k, v in LAYOUTS.items()) +
               "\n\nEvery image and label is checked before any work (present, readable, same size); bad items are skipped with a "
@@ -425,9 +557,9 @@ def parser() -> argparse.ArgumentParser:
             c.add_argument('--k', type=k_arg, help="number of clusters per image, or auto (chosen per image at the dendrogram's widest step)")
         s.add_argument('--device', help='cpu, cuda or cuda:N (default: cpu)')
         s.add_argument('--out', default='ultra_out', help='output folder (default ./ultra_out)')
-        s.add_argument('--overwrite', action='store_true', help='replace earlier results in --out')
+        s.add_argument('--overwrite', action='store_true', help='replace earlier results in --out (files only: a folder in the way is refused)')
         s.add_argument('--on-bad', choices=['skip', 'stop'], default='skip', help='an unreadable image or item: skip it with a warning (default) or stop before any work')
-        s.add_argument('--max-pixels', type=int, default=MAX_PIXELS, help=f'refuse larger images (default {MAX_PIXELS:,} pixels)')
+        s.add_argument('--max-pixels', type=positive_int, default=MAX_PIXELS, help=f'refuse larger images (default {MAX_PIXELS:,} pixels)')
     sp = lambda name, help, desc: sub.add_parser(name, help=help, description=help, epilog=desc, formatter_class=argparse.RawDescriptionHelpFormatter)
     m = sp('maps', "every token's map: a PNG of four tokens' maps over the image (or --tokens) and an .npz of all maps per image", _OUT_NOTE)
     m.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)'); m.add_argument('--tokens', type=int, nargs='+', help='only these patch tokens (default: all)')
@@ -436,7 +568,8 @@ def parser() -> argparse.ArgumentParser:
     s.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)')
     common(s)
     j = sp('select', 'the mask of the object at a pixel (--at Y,X), or of the foreground of each image with no --at', _OUT_NOTE)
-    j.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)'); j.add_argument('--at', type=_yx, help='a pixel Y,X of the image (row, column)')
+    j.add_argument('images', nargs='*', help='image files (PNG, JPEG, ...; EXIF orientation applied)'); j.add_argument('--at', type=_at_arg, help='a pixel Y,X (row, column) for every image, or a file of name,y,x lines, one per image '
+                   '(name: the image file\'s name or stem; blank lines and # comments skipped)')
     j.add_argument('--tau', type=float, help='threshold on the min-max scaled map (default: the objects preset)')
     common(j, cut=False)
     e = sp('eval', 'score a dataset under both matching protocols (torchrun: many processes)', _EVAL_NOTE)
@@ -453,7 +586,7 @@ def parser() -> argparse.ArgumentParser:
     g = t.add_mutually_exclusive_group()
     g.add_argument('--summary', help="the summary's text"); g.add_argument('--generate', action='store_true', help='let the model write it (greedy)')
     t.add_argument('--model', required=True, help='a folder with config.json and weights (or a GGUF file), or a hub name')
-    t.add_argument('--gguf', help='a GGUF file inside --model'); t.add_argument('--block', type=int, help='0-based block; default: the preset')
+    t.add_argument('--gguf', help='a GGUF file inside --model (or name the .gguf file itself as --model)'); t.add_argument('--block', type=int, help='0-based block; default: the preset')
     t.add_argument('--objective', choices=TEXT_OBJECTIVES, help="what each summary token's map explains (see the summaries chapter); default: the preset's, or 'sum' with --block")
     t.add_argument('--keep-sinks', action='store_true', help='keep attention-sink positions in the scores')
     t.add_argument('--exact', action='store_true', help="the exact maps (one backward pass per summary token through every block) instead of the preset's fast mode (see the summaries chapter)")

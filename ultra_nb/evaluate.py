@@ -4,7 +4,8 @@
 
 # %% ../nbs/03_evaluate.ipynb #d28df5c7
 from __future__ import annotations
-import warnings
+import sys, warnings
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 import numpy as np, torch, torch.distributed as dist
@@ -37,10 +38,11 @@ def check_labels(gt, # class id per pixel
 def confusion(pred:np.ndarray, # cluster id per pixel, 0..n_pred-1
               gt:np.ndarray, # class id per pixel: 0..n_cls-1 or an `ignore` label
               n_cls:int, # number of classes
-              ignore=(255,) # labels to ignore
+              ignore=(255,), # labels to ignore
+              name:str='the ground truth' # how an error names `gt`
              ) -> np.ndarray: # (n_pred, n_cls) pixel counts
     "Pixel counts of each (cluster, class) pair over the valid pixels; any other label value is an error."
-    gt = check_labels(gt, n_cls, ignore).ravel().astype(np.int64)
+    gt = check_labels(gt, n_cls, ignore, name).ravel().astype(np.int64)
     pred = np.asarray(pred).ravel()
     if pred.size and (not np.issubdtype(pred.dtype, np.integer) or pred.min() < 0): raise ValueError(
         "predictions must be non-negative integer cluster ids")
@@ -72,10 +74,14 @@ class SegScore:
     n_cls: int
     ignore: tuple = (255,)
     confs: list = field(default_factory=list)
-    def add(self, pred, gt):
+    def add(self, pred, gt,
+            name:str='the ground truth' # how an error names `gt`, e.g. 'label path/x.png'
+           ):
         "Add one image: predicted cluster ids and ground-truth classes, same shape."
-        if np.shape(pred) != np.shape(gt): raise ValueError(f"prediction {np.shape(pred)} and ground truth {np.shape(gt)} differ in shape")
-        self.confs.append(confusion(pred, gt, self.n_cls, self.ignore))
+        if np.ndim(gt) == 3 and np.shape(gt)[-1] in (3, 4): raise ValueError(
+            f"{name} is an RGB image {np.shape(gt)}: labels must be one channel of class ids (a palette or grayscale PNG), not colours")
+        if np.shape(pred) != np.shape(gt): raise ValueError(f"prediction {np.shape(pred)} and {name} {np.shape(gt)} differ in shape")
+        self.confs.append(confusion(pred, gt, self.n_cls, self.ignore, name))
         return self
     def _score(self, tp, fp, fn):
         present = (tp + fn) > 0
@@ -126,8 +132,10 @@ def read_label(path) -> np.ndarray:
     from PIL import Image
     im = Image.open(path)
     if im.mode not in ('P', 'L', 'I', 'I;16', 'I;16B', 'I;16L', '1'): raise ValueError(
-        f"label {path} is a {im.mode} image: labels must be one channel of class ids (palette or grayscale PNG), not colours")
+        f"label {path} is {_a(im.mode)} {im.mode} image: labels must be one channel of class ids (palette or grayscale PNG), not colours")
     return np.array(im).astype(np.int64 if im.mode.startswith('I') else np.uint8)
+
+def _a(mode:str) -> str: return 'an' if mode[0] in 'AEFHILMNORSX' else 'a'  # an RGB, an LA, a CMYK, a P
 
 def _mat(p, key):
     from scipy.io import loadmat
@@ -215,7 +223,7 @@ def item_problem(image, label, max_pixels:int|None=MAX_PIXELS) -> str|None:
     try:
         with Image.open(label) as lb, Image.open(image) as im: mode, ls, size = lb.mode, lb.size, im.size
     except Exception as e: return f"label {label} cannot be read as an image ({type(e).__name__})"
-    if mode not in _LABEL_MODES: return f"label {label} is a {mode} image, not one channel of class ids"
+    if mode not in _LABEL_MODES: return f"label {label} is {_a(mode)} {mode} image: labels must be one channel of class ids (palette or grayscale PNG), not colours"
     if ls != size: return f"label {label} is {ls[1]}x{ls[0]} but its image is {size[1]}x{size[0]}"
     return None
 
@@ -284,24 +292,23 @@ def evaluate(ds, # a `SegDataset`, or anything with len(ds), ds.image(i), ds.lab
              n_cls:int|None=None, # default len(ds.classes)
              ignore:tuple|None=None, # default ds.ignore
              progress:bool=False, # a tqdm bar on rank 0
-             skip_bad:bool=True # an item whose image or label fails to read (ValueError, OSError) is skipped with a warning; False: stop
+             skip_bad:bool=True # an item whose image or label fails to read or to score (ValueError, OSError: a label out of range, an RGB label) is skipped with a warning; False: stop
             ) -> ReducedScore: # the score of the whole dataset, on every rank; `failed` / `n_failed` name what was skipped
     "Segment this rank's shard of `ds`, score it, and sum the scores of all ranks; every rank ends the same way, also when items fail."
     n_cls = len(ds.classes) if n_cls is None else n_cls
     score = SegScore(n_cls, tuple(ds.ignore if ignore is None else ignore))
-    items = shard(len(ds))
+    items, bar = shard(len(ds)), None
     if progress and is_main():
         from tqdm import tqdm
-        items = tqdm(items, desc='eval')
+        items = bar = tqdm(items, desc='eval')
     failed = []
     for i in items:
-        try: pred, gt = segment_fn(ds.image(i)), ds.label(i)
+        name, label = (ds.items[i][0], f"label {ds.items[i][1]}") if hasattr(ds, 'items') else (i, f"the label of item {i}")
+        try: score.add(segment_fn(ds.image(i)), ds.label(i), label)  # a label out of range stops this item only: it adds nothing
         except (ValueError, OSError) as e:
-            name = ds.items[i][0] if hasattr(ds, 'items') else i
             failed.append((str(name), str(e).splitlines()[0] if str(e) else type(e).__name__))
-            warnings.warn(f"skipping item {name}: {failed[-1][1]}")
-            continue
-        score.add(pred, gt)
+            with bar.external_write_mode(file=sys.stderr) if bar is not None else nullcontext():
+                warnings.warn(f"skipping item {name}: {failed[-1][1]}")  # on a line of its own, not after the progress bar
     r = reduce_score(score, failed)  # every rank reaches this, so a failure on one rank never leaves the others waiting
     if r.n_failed and not skip_bad: raise ValueError(f"{r.n_failed} item(s) could not be scored" + (f", e.g. {failed[0][0]}: {failed[0][1]}" if failed else '')
                                                      + ": fix them, or let them be skipped (skip_bad=True, --on-bad skip)")

@@ -157,10 +157,16 @@ def crate_state_dict(sd:dict) -> dict:
 def load_crate(checkpoint, # a path to the authors' checkpoint, or its state dict
                heads:int|None=None, # attention heads; None: the paper's count for the checkpoint's width
                ) -> CRATE:
-    "A CRATE (MSSA + ISTA) with the authors' published weights, sizes read from the tensors, in eval mode."
-    sd = checkpoint if isinstance(checkpoint, dict) else torch.load(checkpoint, map_location='cpu', weights_only=True)
-    sd = crate_state_dict(sd)
-    if 'cls_token' not in sd: raise ValueError("not a CRATE checkpoint: it has no cls_token (expected the authors' model/crate.py layout)")
+    "A CRATE (MSSA + ISTA) with the authors' published weights, sizes read from the tensors, in eval mode; any other file is refused in one sentence."
+    from ultra_nb.models import read_state_dict, looks_like, fill
+    src = '(a state dict given in memory)' if isinstance(checkpoint, dict) else checkpoint
+    where = f"checkpoint {src}"
+    sd = crate_state_dict(checkpoint if isinstance(checkpoint, dict) else read_state_dict(checkpoint))
+    lacks = [k for k in ('cls_token', 'patch_proj.weight', 'pos_embed', 'head.weight') if not isinstance(sd.get(k), torch.Tensor)]
+    lacks += [] if any(k.startswith('blocks.') for k in sd) else ['blocks.*']
+    if lacks: raise ValueError(f"{where} is not a CRATE checkpoint: it lacks {', '.join(lacks)}"
+                               + (f"; it looks like {seems}" if (seems := looks_like(sd)) else '')
+                               + " — pass the authors' CRATE checkpoint (their model/crate.py layout), or name the model the file is for")
     dim, pd = sd['cls_token'].shape[-1], sd['patch_proj.weight'].shape[1]
     p = math.isqrt(pd // 3)
     side = math.isqrt(sd['pos_embed'].shape[1] - 1) * p
@@ -168,5 +174,4 @@ def load_crate(checkpoint, # a path to the authors' checkpoint, or its state dic
     heads = heads or {d: h for d, _, h in CRATE_SIZES.values()}.get(dim)
     if heads is None: raise ValueError(f"width {dim} is not one of the paper's CRATE sizes: pass heads=")
     model = CRATE(side, p, dim, depth, heads, sd['head.weight'].shape[0])
-    model.load_state_dict(sd, strict=True)
-    return model.eval()
+    return fill(model, sd, src, model.name).eval()

@@ -183,7 +183,7 @@ def _decoded(path, max_pixels) -> tuple:
 def image_problem(path, # an image file
                   max_pixels:int|None=MAX_PIXELS # larger images are refused (None: no limit)
                  ) -> str|None:
-    "Why `path` cannot be read as an image, in one sentence, or None — headers, the pixel limit, then every pixel decoded strictly (`_decoded`)."
+    "Why `path` cannot be read as an image, in one sentence, or None — headers, the pixel limit, then every pixel decoded strictly."
     im, why = _decoded(path, max_pixels)
     if im is not None: im.close()
     return why
@@ -204,7 +204,7 @@ def _as_rgb8(im) -> np.ndarray:
 def read_rgb(src, # an image file or a PIL image
              max_pixels:int|None=MAX_PIXELS # larger images are refused (None: no limit)
             ) -> np.ndarray: # (H, W, 3) uint8, upright
-    "An image as it is meant to be seen, or a `ValueError` naming the fix: damaged files refused (`_decoded`), EXIF orientation applied, 16-bit grey scaled to 8 bits, palette and transparency resolved."
+    "An image as it is meant to be seen, or a `ValueError` naming the fix: damaged files refused, EXIF orientation applied, 16-bit grey scaled to 8 bits, palette and transparency resolved."
     from PIL import Image, ImageOps
     if isinstance(src, Image.Image): im = src
     else:

@@ -13,7 +13,8 @@ from .fam_hf import is_vision_config
 
 # %% auto #0
 __all__ = ['FORMS', 'ModelSpec', 'parse_model', 'skeleton', 'gguf_depth', 'ModelInfo', 'describe', 'check_model_file',
-           'load_timm', 'load_open_clip', 'load_causal_lm', 'load_hf_vision', 'load_model']
+           'read_state_dict', 'looks_like', 'misfit', 'fill', 'hub_down', 'offline_error', 'timm_cached', 'load_timm',
+           'load_open_clip', 'load_causal_lm', 'load_hf_vision', 'load_model']
 
 # %% ../nbs/00g_models.ipynb #396cbe97
 FORMS = ("a timm name (deit_tiny_patch16_224), a Hugging Face id or local folder with config.json, "
@@ -66,9 +67,11 @@ def parse_model(spec:str, # what the user typed after --model
 def _hf_config(name:str):
     "The Hugging Face config of a hub id or local folder — the one place it is read — or a `ValueError` naming the fix."
     from transformers import AutoConfig
-    try: return AutoConfig.from_pretrained(name)
-    except (OSError, ValueError) as e: raise ValueError(
-        f"cannot read the Hugging Face config of {name} ({first_line(e)}): pass a model folder with its own config.json, or a hub id") from None
+    offline = not Path(name).is_dir() and hub_down()  # then only the hub cache is read: no retries, one sentence
+    try: return AutoConfig.from_pretrained(name, local_files_only=offline)
+    except (OSError, ValueError) as e:
+        if offline: raise offline_error(name, "pass a local model folder with config.json and the weights (as save_pretrained writes it)") from None
+        raise ValueError(f"cannot read the Hugging Face config of {name} ({first_line(e)}): pass a model folder with its own config.json, or a hub id") from None
 
 def skeleton(spec:ModelSpec) -> torch.nn.Module:
     "The architecture `spec` names, built on the meta device (no weights, no downloads beyond a hub config)."
@@ -129,36 +132,174 @@ def check_model_file(path, # a checkpoint or GGUF file
         + ("pass the .gguf file itself" if want == 'gguf' else "pass the .pth / .safetensors file written by torch.save(model.state_dict(), path)"))
     return kind
 
+# %% ../nbs/00g_models.ipynb #c1a0e002
+def _said(e) -> str:
+    "The first sentence of an exception's message, or its type's name when the message would pass on torch's advice to load unsafely."
+    return type(e).__name__ if 'weights_only' in str(e) else first_line(e).split('. ')[0]
+
+def read_state_dict(path # a checkpoint file: torch zip, legacy pickle or safetensors
+                   ) -> dict:
+    "The tensors a checkpoint file holds, read safely (never unpickling objects), or a `ValueError` in one sentence naming the file and the fix."
+    import pickle, re
+    kind = check_model_file(path, 'checkpoint')
+    resave = "re-save it with torch.save(model.state_dict(), path), or as safetensors"
+    try:
+        if kind == 'safetensors':
+            from safetensors.torch import load_file
+            sd = load_file(path)
+        else: sd = torch.load(path, map_location='cpu', weights_only=True)
+    except pickle.UnpicklingError as e:  # torch's refusal (its advice to load unsafely is never passed on)
+        g = re.search(r'GLOBAL ([\w.]+)', str(e))
+        raise ValueError(f"checkpoint {path} is not a plain state dict: " + (f"it holds pickled Python objects ({g[1]}), which are never loaded: {resave}"
+                         if g else f"it is cut short, damaged or holds pickled objects: download it again, or {resave}")) from None
+    except Exception as e:
+        raise ValueError(f"checkpoint {path} is a {kind} file that cannot be read ({_said(e)}); it looks cut short or damaged "
+                         f"({Path(path).stat().st_size:,} bytes): download it again, or {resave}") from None
+    if not isinstance(sd, dict): raise ValueError(f"checkpoint {path} holds a {type(sd).__name__}, not a state dict: {resave}")
+    return sd
+
+def _vit_name(width:int) -> str: return {192: 'tiny', 384: 'small', 768: 'base', 1024: 'large', 1280: 'huge'}.get(width, f'width-{width}')
+
+def looks_like(sd:dict) -> str|None:
+    "What model a state dict seems to be for, read from a few key names and shapes (None when it cannot be told)."
+    ks = list(sd)
+    depth = lambda pre: len({k[len(pre):].split('.')[0] for k in ks if k.startswith(pre)})
+    shape = lambda k: tuple(getattr(sd.get(k), 'shape', ()))
+    if any(k.startswith(('transformer.layers.', 'to_patch_embedding.')) for k in ks) or any(k.endswith('.mlp.D') for k in ks):
+        return f"a CRATE ({depth('transformer.layers.') or depth('blocks.')} blocks; load it with --model crate)"
+    if any(k.startswith('visual.') for k in ks): return "an open_clip / CLIP model (load it as NAME:path/to/checkpoint)"
+    if 'cls_token' in sd and len(shape('patch_embed.proj.weight')) == 4:
+        w, p = shape('patch_embed.proj.weight')[0], shape('patch_embed.proj.weight')[-1]
+        return f"a timm ViT of width {w}, depth {depth('blocks.')}, patch {p} (e.g. vit_{_vit_name(w)}_patch{p}_224)"
+    if 'conv1.weight' in sd and any(k.startswith('layer1.') for k in ks):
+        blocks = [depth(f'layer{i}.') for i in range(1, 5)]
+        bottleneck = any(k.endswith('.conv3.weight') for k in ks)
+        n = {(2, 2, 2, 2, False): 18, (3, 4, 6, 3, False): 34, (3, 4, 6, 3, True): 50, (3, 4, 23, 3, True): 101, (3, 8, 36, 3, True): 152}.get((*blocks, bottleneck))
+        return f"a ResNet{n or ''} (a CNN without attention: ULTra needs a Transformer)"
+    return None
+
+def misfit(model:nn.Module, # the model the checkpoint should fill
+           sd:dict # the checkpoint's tensors
+          ) -> str|None:
+    "What keeps `sd` from loading strictly into `model` — counts and the first few missing and unexpected keys, the first shape that differs, what the file seems to be for — or None when it fits."
+    want = model.state_dict()
+    missing, unexpected = [k for k in want if k not in sd], [k for k in sd if k not in want]
+    shapes = [(k, tuple(getattr(sd[k], 'shape', ())), tuple(want[k].shape)) for k in want
+              if k in sd and (not isinstance(sd[k], torch.Tensor) or sd[k].shape != want[k].shape)]
+    if not (missing or unexpected or shapes): return None
+    few = lambda ks: ', '.join(ks[:3]) + (', ...' if len(ks) > 3 else '')
+    parts = ([f"{len(missing)} of its {len(want)} keys missing ({few(missing)})"] if missing else []) + (
+             [f"{len(unexpected)} unexpected ({few(unexpected)})"] if unexpected else []) + (
+             [f"{shapes[0][0]} is {shapes[0][1]} in the file but {shapes[0][2]} in the model" + (f" (and {len(shapes) - 1} more)" if len(shapes) > 1 else '')]
+             if shapes else [])
+    seems = looks_like(sd)
+    return '; '.join(parts) + (f"; the file looks like {seems}" if seems else '')
+
+def fill(model:nn.Module, sd:dict, checkpoint, # the file `sd` came from (for the message)
+         name:str # the model's name (for the message)
+        ) -> nn.Module:
+    "`model` with `sd` loaded strictly, or a `ValueError` saying what does not fit and the fix."
+    if (why := misfit(model, sd)): raise ValueError(
+        f"checkpoint {checkpoint} does not fit {name}: {why} — pass the checkpoint made for {name}, or name the model the file is for")
+    model.load_state_dict(sd, strict=True)
+    return model
+
+# %% ../nbs/00g_models.ipynb #c1a0e006
+def hub_down(timeout:float=2.0) -> bool:
+    "Whether the Hugging Face hub (the source of timm, open_clip and transformers weights) cannot be reached: HF_HUB_OFFLINE is set, or no connection within `timeout` seconds."
+    import os, socket
+    from urllib.parse import urlparse
+    from huggingface_hub import constants
+    if os.environ.get('HF_HUB_OFFLINE', '0').lower() not in ('0', '', 'false'): return True
+    u = urlparse(constants.ENDPOINT)
+    try: socket.create_connection((u.hostname, u.port or 443), timeout=timeout).close(); return False
+    except OSError: return True
+
+def offline_error(name:str, # the hub id or model name
+                  local:str # how to give the files instead
+                 ) -> ValueError:
+    "The one sentence for a hub model that is neither reachable nor in the hub cache."
+    return ValueError(f"the Hugging Face hub cannot be reached and {name} is not in the hub cache here: {local}, "
+                      "or run it once where the hub is reachable (the hub cache then keeps the files)")
+
+def timm_cached(name:str) -> str|None:
+    "The hub-cache file of timm's pretrained weights for `name` (a timm name, with or without its tag), or None."
+    from timm.models import get_pretrained_cfg
+    from huggingface_hub import try_to_load_from_cache
+    cfg = get_pretrained_cfg(name)
+    if cfg is None or not cfg.hf_hub_id: return None
+    return next((p for f in ('model.safetensors', 'pytorch_model.bin') if isinstance(p := try_to_load_from_cache(cfg.hf_hub_id, f), str)), None)
+
 # %% ../nbs/00g_models.ipynb #1fad677b
 def load_timm(name:str, # a timm model name, e.g. 'deit_tiny_patch16_224' or 'vit_small_patch16_224.dino'
-              checkpoint:str|Path|None=None, # a local state dict; when None, timm's hub weights are downloaded
+              checkpoint:str|Path|None=None, # a local state dict; when None, timm's hub weights (from the hub cache when the hub cannot be reached)
               **kw # passed on to `timm.create_model`
              ) -> nn.Module:
     "A timm model in eval mode, from the hub or a local state dict (loaded with `strict=True`)."
     import timm
-    kind = None if checkpoint is None else check_model_file(checkpoint, 'checkpoint')
+    sd = None if checkpoint is None else read_state_dict(checkpoint)
+    if checkpoint is None and hub_down():
+        if (cached := timm_cached(name)) is None: raise offline_error(
+            name, f"pass a local state dict (load_timm({name!r}, 'weights.pth'), or --checkpoint PATH, or {name}.pth in --weights-dir)")
+        kw['pretrained_cfg_overlay'] = {**kw.get('pretrained_cfg_overlay', {}), 'file': cached, 'source': ''}
     model = timm.create_model(name, pretrained=checkpoint is None, **kw)
-    if checkpoint is not None:
-        try:
-            if kind == 'safetensors':
-                from safetensors.torch import load_file
-                sd = load_file(checkpoint)
-            else: sd = torch.load(checkpoint, map_location='cpu', weights_only=True)
-        except Exception as e: raise ValueError(
-            f"checkpoint {checkpoint} is a {kind} file torch cannot read as a state dict ({first_line(e)}): "
-            "pass the file written by torch.save(model.state_dict(), path)") from None
-        if not isinstance(sd, dict): raise ValueError(
-            f"checkpoint {checkpoint} holds a {type(sd).__name__}, not a state dict: save model.state_dict() with torch.save")
-        try: model.load_state_dict(sd.get('model', sd), strict=True)
-        except RuntimeError as e: raise ValueError(f"checkpoint {checkpoint} does not fit {name}: {first_line(e)}") from None
+    if sd is not None: fill(model, sd['model'] if isinstance(sd.get('model'), dict) else sd, checkpoint, name)
     return model.eval()
+
+def _torchscript(path) -> bool:
+    "Whether a file is a TorchScript archive (as OpenAI's CLIP .pt files are)."
+    import zipfile
+    return zipfile.is_zipfile(path) and any('/code/' in n for n in zipfile.ZipFile(path).namelist())
+
+def _open_clip_cached(name:str, tag:str) -> str|None:
+    "The hub-cache file of open_clip's `name:tag` weights, or None."
+    import open_clip
+    from huggingface_hub import try_to_load_from_cache
+    hub = (open_clip.get_pretrained_cfg(name, tag) or {}).get('hf_hub', '')
+    repo, file = '/'.join(hub.split('/')[:2]), '/'.join(hub.split('/')[2:])
+    files = [file] if file else ['open_clip_model.safetensors', 'open_clip_pytorch_model.bin']
+    return next((p for f in files if isinstance(p := try_to_load_from_cache(repo, f), str)), None) if repo else None
 
 def load_open_clip(name:str, # an open_clip config name, e.g. 'ViT-B-32'
                    pretrained:str|Path|None=None, # a pretrained tag ('openai') or a local checkpoint path
                   ) -> nn.Module:
-    "The vision tower of an open_clip model, in eval mode."
+    "The vision tower of an open_clip model, in eval mode; a local checkpoint is read safely first, and one of another model is refused naming the keys."
     import open_clip
-    return open_clip.create_model(name, pretrained=str(pretrained) if pretrained else None).visual.eval()
+    local = pretrained is not None and Path(pretrained).is_file()
+    sd = read_state_dict(pretrained) if local and not _torchscript(pretrained) else None
+    if pretrained and not local and hub_down():
+        if (cached := _open_clip_cached(name, str(pretrained))) is None: raise offline_error(
+            f"{name}:{pretrained}", f"pass its checkpoint file ({name}:path/to/checkpoint.pt, or --checkpoint PATH)")
+        pretrained = cached
+    try: return open_clip.create_model(name, pretrained=str(pretrained) if pretrained else None).visual.eval()
+    except RuntimeError as e:
+        sd = sd['state_dict'] if isinstance((sd or {}).get('state_dict'), dict) else sd
+        why = sd and misfit(open_clip.create_model(name, pretrained=None, device='meta'), {k.removeprefix('module.'): v for k, v in sd.items()})
+        raise ValueError(f"checkpoint {pretrained} does not fit {name}: {why or _said(e)} — pass the checkpoint made for {name}, "
+                         "or name the model the file is for") from None
+
+_OPTIONAL = {'pooler', 'mask_token', 'classifier', 'lm_head', 'head'}  # weights ULTra never uses: missing ones are left as initialised
+
+def _from_pretrained(cls, name_or_dir, **kw):
+    "`cls.from_pretrained` from the hub cache when the hub cannot be reached, refusing weights that do not fit the config, or a `ValueError`."
+    from transformers.utils import logging as tlog
+    offline = not Path(name_or_dir).is_dir() and hub_down()
+    verbosity = tlog.get_verbosity()
+    tlog.set_verbosity_error()  # its table of missing keys is said below, in one sentence
+    try: model, info = cls.from_pretrained(name_or_dir, local_files_only=offline, output_loading_info=True, **kw)
+    except OSError as e:
+        if offline: raise offline_error(str(name_or_dir), "pass a local model folder with config.json and the weights (as save_pretrained writes it)") from None
+        raise ValueError(f"cannot load {name_or_dir} ({_said(e)}): pass a model folder with config.json and its weights, or a hub id") from None
+    except RuntimeError as e: raise ValueError(f"the weights of {name_or_dir} do not fit its config ({_said(e)}): "
+                                               "pass a folder whose weights were saved with its config.json (save_pretrained)") from None
+    finally: tlog.set_verbosity(verbosity)
+    missing = [k for k in info['missing_keys'] if not _OPTIONAL & set(k.split('.'))]
+    few = lambda ks: ', '.join(sorted(ks)[:3]) + (', ...' if len(ks) > 3 else '')
+    if missing: raise ValueError(
+        f"the weights of {name_or_dir} do not fit its config ({type(model).__name__}): {len(missing)} keys missing ({few(missing)})"
+        + (f", {len(info['unexpected_keys'])} unexpected ({few(info['unexpected_keys'])})" if info['unexpected_keys'] else '')
+        + " — pass a folder whose weights were saved with its config.json (save_pretrained)")
+    return model
 
 def load_causal_lm(name_or_dir:str|Path, # a hub name, or a local directory with config + weights
                    gguf_file:str|None=None, # a GGUF file name inside `name_or_dir`
@@ -167,8 +308,12 @@ def load_causal_lm(name_or_dir:str|Path, # a hub name, or a local directory with
     from transformers import AutoModelForCausalLM, AutoTokenizer
     if gguf_file: check_model_file(Path(name_or_dir) / gguf_file, 'gguf')
     kw = dict(gguf_file=gguf_file) if gguf_file else {}
-    tok = AutoTokenizer.from_pretrained(name_or_dir, **kw)
-    model = AutoModelForCausalLM.from_pretrained(name_or_dir, dtype=dtype, attn_implementation='eager', **kw)
+    offline = not Path(name_or_dir).is_dir() and hub_down()
+    try: tok = AutoTokenizer.from_pretrained(name_or_dir, local_files_only=offline, **kw)
+    except OSError as e:
+        if offline: raise offline_error(str(name_or_dir), "pass a local model folder with config.json, the tokenizer and the weights") from None
+        raise ValueError(f"cannot load the tokenizer of {name_or_dir} ({_said(e)}): pass a model folder with its tokenizer files, or a hub id") from None
+    model = _from_pretrained(AutoModelForCausalLM, name_or_dir, dtype=dtype, attn_implementation='eager', **kw)
     return model.eval(), tok
 
 def load_hf_vision(name_or_dir:str|Path, # a hub name or local directory, e.g. 'facebook/dino-vits16'
@@ -176,7 +321,7 @@ def load_hf_vision(name_or_dir:str|Path, # a hub name or local directory, e.g. '
                    dtype=torch.float32):
     "A Hugging Face vision model with eager attention in eval mode (its image processor's mean/std are read when present)."
     import transformers
-    return getattr(transformers, cls).from_pretrained(name_or_dir, dtype=dtype, attn_implementation='eager').eval()
+    return _from_pretrained(getattr(transformers, cls), name_or_dir, dtype=dtype, attn_implementation='eager').eval()
 
 # %% ../nbs/00g_models.ipynb #4fdf101d
 def load_model(spec:ModelSpec, # from `parse_model`
