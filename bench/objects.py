@@ -77,6 +77,7 @@ def stage_maps(args):
 # ---- scoring: every method's (mask, soft) for one image at the ground truth's size
 ULTRA_BLOCKS, PEER_BLOCKS = (7,), (5, 7, 9, 11)  # ULTra at the block its maps are made at by default (the photos preset's)
 PRIOR_BLOCKS, PRIOR_KS, PRIOR_CS, PRIOR_METHODS = (8, 9, 10, 11), (12, 20, 30, 40), (0.75, 1.0), ('ward', 'average')
+PRIOR_BOUNDS = (None, 0.8, 0.9, 0.95)  # 'prior' kept inside the fewest patches holding this share of the CLS attention (issue 32: DAVIS masks too large)
 TAUS = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6)
 SEL_TAUS = (0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5)
 XIS = (0.4, 0.6, 0.8, 0.9)
@@ -108,7 +109,9 @@ def ultra_candidates(G, size, blocks_tag, pri=None):
         for m in PRIOR_METHODS:
             for k in PRIOR_KS:
                 for c in PRIOR_CS:
-                    out['ULTra-prior', f'{blocks_tag} prior {b} k {k} c {c} {m}'] = foreground_mask(foreground_map(G, 'prior', prior=a, k=k, c=c, method=m), 'prior', size)
+                    for bd in PRIOR_BOUNDS:
+                        out['ULTra-prior', f'{blocks_tag} prior {b} k {k} c {c} {m}' + (f' bound {bd}' if bd else '')] = foreground_mask(
+                            foreground_map(G, 'prior', prior=a, k=k, c=c, method=m, bound=bd), 'prior', size)
     for rule in FG_RULES:
         if rule == 'prior': continue
         for tau in {'mass': TAUS, 'seed': SEED_TAUS}.get(rule, (None,)):
@@ -252,9 +255,10 @@ def chosen_candidates(model, x, size, G, sel):
         if m.startswith('ULTra'):
             if G is None or m not in (sel['ultra_rule'], 'ULTra-seed'): continue  # the chosen rule, and the seed rule it replaced
             rule = m.split('-')[1]
-            if rule == 'prior':  # 'block 7 prior 9 k 30 c 0.75 ward'
+            if rule == 'prior':  # 'block 7 prior 9 k 30 c 0.75 ward[ bound 0.95]'
                 a = cls_attention(model, x, int(w[3]))[0]
-                out['ULTra prior'] = foreground_mask(foreground_map(G, 'prior', prior=a, k=int(w[5]), c=float(w[7]), method=w[8]), 'prior', size)
+                bd = float(w[10]) if len(w) > 10 else None
+                out['ULTra prior'] = foreground_mask(foreground_map(G, 'prior', prior=a, k=int(w[5]), c=float(w[7]), method=w[8], bound=bd), 'prior', size)
                 continue
             tau = float(w[-1]) if 'tau' in w else None
             out['ULTra ' + rule] = foreground_mask(foreground_map(G, rule, tau), rule, size, tau)
@@ -284,6 +288,8 @@ def stage_report(args):
             for i, ip, mp in items(sh, name):
                 have = map_path(name, i, b).exists()
                 key = f'{name}|{i}|{int(have)}'
+                if args.rescore_ultra and have and key in old and old[key].get('rule') != sel['best'][sel['ultra_rule']]:
+                    old.pop(key); old[f'{name}|{i}|0'] = old.get(f'{name}|{i}|1')  # the peers' scores stay; ULTra's are computed again at the new setting
                 if key in old or (args.only_maps and not have): continue
                 gt, valid = ground_truth(name, mp); size = gt.shape
                 x, _ = as_images(ip, fam)
@@ -294,7 +300,7 @@ def stage_report(args):
                 if peers: sc = peers['scores'] | sc
                 if G is not None:
                     sc['ULTra select (click)'] = fg_scores(select_mask(G[click(gt)], sel['select_tau'], size).numpy(), gt, None, valid)
-                f.write(json.dumps(dict(id=key, set=name, image=i, ultra=have, scores=sc)) + '\n'); f.flush()
+                f.write(json.dumps(dict(id=key, set=name, image=i, ultra=have, scores=sc, rule=sel['best'][sel['ultra_rule']])) + '\n'); f.flush()
                 print(f'{time.strftime("%H:%M:%S")} report {name} {i} ultra {have}', flush=True)
     write_report(sel)
 
@@ -441,6 +447,7 @@ if __name__ == '__main__':
     ap.add_argument('--n', type=int, default=None, help='seeded subset size per set (None: all)')
     ap.add_argument('--blocks', nargs='+', type=int, default=[7])
     ap.add_argument('--interleave', action='store_true')
+    ap.add_argument('--rescore-ultra', action='store_true', help="report: score ULTra's rules again where a record was made at another chosen setting (the peers' scores are kept)")
     ap.add_argument('--only-maps', action='store_true', help='report: score only images whose ULTra maps exist (the rest keep their earlier records)')
     args = ap.parse_args()
     {'maps': stage_maps, 'select': stage_select, 'report': stage_report, 'lost-check': stage_lost_check}[args.stage](args)

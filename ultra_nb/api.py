@@ -653,7 +653,7 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
         "before it was kept): use rule='seed', or compute the maps again")
     if rule in thresholded and tau is None: tau = pre.fg_tau
     if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
-    kw = dict(k=pre.fg_k, c=pre.fg_c, method=pre.fg_method) if rule == 'prior' else {}
+    kw = dict(k=pre.fg_k, c=pre.fg_c, method=pre.fg_method, bound=pre.fg_bound) if rule == 'prior' else {}
     masks, soft = [], []
     for j, (g, size) in enumerate(zip(self.grid_maps, self.sizes)):
         score = foreground_map(g, rule, tau, prior=self.prior[j] if rule == 'prior' else None, **kw)

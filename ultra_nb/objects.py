@@ -89,7 +89,8 @@ def prior_share(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch toke
                 prior:torch.Tensor, # (h, w) or (T,) a non-negative prior per token, e.g. `cls_attention`
                 k:int=30, # cut the dendrogram of the maps into k clusters
                 c:float=0.75, # a cluster is object when its tokens' mean prior exceeds c times the image's
-                method:str='ward' # 'ward' (Euclidean) or 'average' (cosine) linkage of the min-max scaled maps
+                method:str='ward', # 'ward' (Euclidean) or 'average' (cosine) linkage of the min-max scaled maps
+                bound:float|None=None # keep the object inside the fewest patches holding this share of the prior's mass (None: anywhere)
                ) -> torch.Tensor: # (h, w) in [0, 1]: the object's share of the summed maps, object > 0.5
     "ULTra's clusters say where the edges are, the prior which clusters are object: each patch's share of the object clusters' summed maps."
     T, h, w = grid_maps.shape
@@ -102,7 +103,13 @@ def prior_share(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch toke
     pm = torch.zeros(n, dtype=torch.float64).index_add_(0, lab, p) / torch.bincount(lab, minlength=n)
     fg = pm > c * p.mean()
     if not fg.any(): fg = pm == pm.max()
-    return S[fg].sum(0) / S.sum(0).clamp_min(1e-12)
+    share = S[fg].sum(0) / S.sum(0).clamp_min(1e-12)
+    if bound is None: return share
+    if not 0 < bound <= 1: raise ValueError(f"bound is a share of the prior's mass in (0, 1], got {bound!r}")
+    v, o = p.sort(descending=True)
+    inside = torch.zeros(T, dtype=torch.bool)
+    inside[o[(v.cumsum(0) - v) < bound * v.sum()]] = True  # the patch that crosses the mass is inside
+    return share * inside.reshape(h, w)
 
 def seed_token(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
                tau:float, # each token's mask: its min-max scaled map >= tau

@@ -34,6 +34,7 @@ class Preset:
     fg_k: int|None = None # rule 'prior': clusters of the maps' dendrogram
     fg_c: float|None = None # rule 'prior': a cluster is object when its mean prior exceeds fg_c times the image's
     fg_method: str|None = None # rule 'prior': the linkage ('ward' or 'average')
+    fg_bound: float|None = None # rule 'prior': the object stays inside the fewest patches holding this share of the CLS attention
 
     def block_for(self, n_blocks:int) -> int:
         "This preset's block on a model with `n_blocks` blocks (same relative depth)."
@@ -88,7 +89,7 @@ def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)
 _OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-12-07',
                 split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 40 + 40 images, maps of block 7 (the default maps\' block)')
 PRESETS.append(Preset('vision', 'objects', block=7, n_blocks=12, objective='sum', zeta=0.7, tau=0.1, foreground='prior', fg_tau=0.1,
-                      prior_block=9, fg_k=30, fg_c=0.75, fg_method='ward', **_OBJECTS))
+                      prior_block=9, fg_k=30, fg_c=0.75, fg_method='ward', fg_bound=0.95, **_OBJECTS))
 
 # %% ../nbs/07_presets.ipynb #c004op
 _PHOTOS = dict(backbone='deit_tiny_patch16_224', source='python bench/auto_cut.py select', date='2026-11-30',
