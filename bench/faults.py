@@ -465,7 +465,7 @@ def cases(d:Path, f:dict) -> list:
     api('datasets', 'Segmentation.score with one RGB label image (was "32 label images")', lambda: s2().score(np.zeros((32, 32, 3), np.uint8), n_classes=3),
         check=said_err('labels must be an (H, W) array of class ids per image'))
     # issue 35: the CLI's edges (outputs keyed by content, one --at per image, records that do not clobber each other)
-    (out('fold') / 'cat_maps.png').mkdir(parents=True)  # a folder where an output file goes
+    (out('fold') / 'cat_maps.png').mkdir(parents=True, exist_ok=True)  # a folder where an output file goes
     (d / 'at_bad.csv').write_text('cat,10,10\ncat,5\n')
     C += [
         Case('folders', '--overwrite where an output name is a folder (was an error after the work)', 'cli', 'error',
