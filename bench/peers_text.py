@@ -10,7 +10,7 @@ bench/llm_sinks.py do; posts[:6] chose llm_sinks' block and posts[6:106] are its
         # Criterion: mean over posts of the mean Comp_k over KS. -> peers_text_select.md, "llm_objective" in selection.json
     python bench/peers_text.py report [--posts 100] [--subset 3] [--shard K/N] [--written-only]
         # posts[6:6 + --posts] (never used for any selection), every method x metric x k -> peers_text.{csv,md},
-        # nbs/images/peers_text_comp.png. captum's LIG and FeatureAblation (|y| x n_steps and |x| passes) only on the first
+        # nbs/images/peers_text_comp.png. captum's LIG and FeatureAblation (n_steps and |x| passes) only on the first
         # --subset report posts whose context is at most SUBSET_MAX_TOKENS tokens. --shard K/N splits the posts between N workers.
 
 Every (post, method) result is appended to bench/results/peers_text_posts.jsonl (committed): a stopped run resumes where it
@@ -27,7 +27,7 @@ from segmentation import ROOT, save
 RECORD = ROOT / 'bench/results/peers_text_posts.jsonl'
 SELECTION = ROOT / 'bench/results/selection.json'
 KS, N_SEL_SKIP, REPORT0 = (10, 20, 50), 106, 6
-SEL_MAX_TOKENS, SUBSET_MAX_TOKENS, LIG_STEPS = 250, 200, 4
+SEL_MAX_TOKENS, SUBSET_MAX_TOKENS, LIG_STEPS = 250, 200, 50  # LIG at captum's default steps
 DEFAULT = 'ultra:sum@18'  # the text preset before this benchmark (bench/llm_sinks.py select)
 CANDIDATES = ('ultra:sum@18', 'ultra:energy@18', 'ultra:sum_nomassive@18', 'ultra:logprob@29')
 LOGPROB = 'ultra:logprob@29'  # the objective the issue asks to measure: reported whatever the selection says
@@ -162,7 +162,7 @@ def default_method() -> str:
     "ULTra's text default: the logprob objective in the mode `modes` chose (bench/results/peers_text_modes.json)."
     return f"{LOGPROB}/{json.loads(MODES_JSON.read_text())['chosen']}"
 
-GROUPS = dict(main=lambda: (default_method(), 'attnlrp'), others=lambda: PEERS[1:] + ('random',), exact=lambda: (LOGPROB,))
+GROUPS = dict(main=lambda: (default_method(), 'attnlrp'), others=lambda: PEERS[1:] + ('random',), exact=lambda: (LOGPROB,), subset=lambda: SUBSET)
 RUN_STAGE = 'report-2026-12-07'  # the stage of this run's records: the time ratio pairs methods timed in the same run
 
 def report_methods():
@@ -171,7 +171,8 @@ def report_methods():
 
 def report(n_posts, n_subset, written_only, shard=(0, 1), first=0, groups=('main', 'others')):
     """posts[6:6 + n_posts], sharded: for each post, the methods of `groups` in order ('main': ULTra's default mode and AttnLRP, timed
-    one after the other in the same process; 'others': the other peers and random; 'exact': the exact maps and the old default)."""
+    one after the other in the same process; 'others': the other peers and random; 'exact': the exact maps; 'subset': captum's LIG and
+    FeatureAblation, on the first `n_subset` posts with at most SUBSET_MAX_TOKENS context tokens)."""
     model, tok, posts = setup(not written_only)
     done = known()
     rep = posts[REPORT0:REPORT0 + n_posts]
@@ -179,10 +180,8 @@ def report(n_posts, n_subset, written_only, shard=(0, 1), first=0, groups=('main
     for g in groups:
         for i, p in enumerate(rep):
             if written_only: break
-            if i < first or i % shard[1] != shard[0]: continue  # another worker's post
+            if i < first or i % shard[1] != shard[0] or (g == 'subset' and p['id'] not in sub): continue  # another worker's post
             for m in GROUPS[g](): result(model, tok, p, m, RUN_STAGE, done)
-            if g == 'exact' and p['id'] in sub:
-                for m in SUBSET: result(model, tok, p, m, RUN_STAGE, done)
     write(rep, done, report_methods(), tok)
 
 def write(rep, done, methods, tok):
@@ -199,7 +198,7 @@ def write(rep, done, methods, tok):
          'where it was computed — its own post count — and Δ pairs it with the default on the posts both have)'
          + (f' (the issue asks 100; the run is resumable: `python bench/peers_text.py report --posts 100` extends it)' if n < 100 else '')
          + f"; captum's LIG (n_steps {LIG_STEPS}) and FeatureAblation on **{len(subset)}** of them (the first with at most {SUBSET_MAX_TOKENS} context tokens: "
-         'one pass per summary token and step, one forward per context token). The human TL;DR is the summary; every method explains it over the context; '
+         f'{LIG_STEPS} forward and backward passes of S for LIG, one forward per context token for the ablation, batched 8 at a time; `ultra_nb.peers`). ' 'The human TL;DR is the summary; every method explains it over the context; '
          'the BOS and separator stay in every cut input. Metrics (`ultra_nb.faithfulness`): Comp_k (remove the top k %, higher is better), '
          'Suff_k (keep only the top k %, lower is better), AOPC (mean most-relevant-first drop over Q = '
          f'{removal_grid(KS)} %), ABPC (mean over Q of most-first minus least-first drop), all relative to |S(x, y)|. '

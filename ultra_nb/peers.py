@@ -12,7 +12,7 @@ from .llm import SummaryInput
 
 # %% auto #0
 __all__ = ['PEERS_EXTRA', 'PEERS', 'need', 'peers_available', 'lxt_patches', 'attnlrp', 'input_x_grad', 'attnlrp_scores',
-           'attention_scores', 'rollout_scores', 'captum_input', 'lig_scores', 'ablation_scores', 'peer_scores']
+           'attention_scores', 'rollout_scores', 'summary_loglik', 'lig_scores', 'ablation_scores', 'peer_scores']
 
 # %% ../nbs/14_peers.ipynb #ee2b43aa
 PEERS_EXTRA = 'pip install "ultra-nb[peers]"'
@@ -90,36 +90,31 @@ def rollout_scores(model, inp:SummaryInput) -> torch.Tensor: # (|x|,)
     return attention_rollout(attns)[0][_predicting(inp)][:, inp.context].mean(0)
 
 # %% ../nbs/14_peers.ipynb #1c775a48
-class _ExactIds:
-    "The real tokenizer, except that `encode` of one given prompt returns its exact ids."
-    def __init__(self, tok, text:str, ids:torch.Tensor): self.tok, self.text, self.ids = tok, text, ids
-    def encode(self, text, *a, **kw):
-        if text != self.text: return self.tok.encode(text, *a, **kw)
-        return self.ids.clone() if kw.get('return_tensors') == 'pt' else self.ids[0].tolist()
-    def __getattr__(self, k): return getattr(self.tok, k)
-    def __call__(self, *a, **kw): return self.tok(*a, **kw)
-
-def captum_input(tok, inp:SummaryInput) -> tuple: # (TextTokenInput of context ⊕ separator, summary ids)
-    "captum's `TextTokenInput` for everything before the summary, with the exact ids of `inp`, and the summary's ids as the target."
-    ca = need('captum.attr')
-    ids, text = inp.ids[:, :inp.summary.start], ''.join(inp.pieces[:inp.summary.start])
-    return ca.TextTokenInput(text, _ExactIds(tok, text, ids)), inp.ids[0, inp.summary]
+def summary_loglik(model, inp:SummaryInput):
+    "A function from a batch of ids before the summary `(b, P)` to the summary's log-likelihood S of each `(b,)`: what captum attributes."
+    y, pos = inp.ids[0, inp.summary], _predicting(inp)
+    def S(ids:torch.Tensor) -> torch.Tensor:
+        lp = model(torch.cat([ids, y.expand(len(ids), -1).to(ids.device)], 1), use_cache=False).logits[:, pos].log_softmax(-1)
+        return lp[:, torch.arange(len(pos)), y.to(lp.device)].sum(-1)
+    return S
 
 def lig_scores(model, tok, inp:SummaryInput,
-               n_steps:int=8 # integration steps per summary token (captum's default is 50)
+               n_steps:int=50, # integration steps (captum's default)
+               internal_batch_size:int|None=None # steps per forward pass (captum's argument; None: all at once)
               ) -> torch.Tensor: # (|x|,)
-    "captum `LLMGradientAttribution(LayerIntegratedGradients)` on the embedding layer, summed over the summary tokens (captum's `seq_attr`)."
-    ca = need('captum.attr')
-    x, y = captum_input(tok, inp)
-    lig = ca.LLMGradientAttribution(ca.LayerIntegratedGradients(model, model.get_input_embeddings()), tok)
-    return lig.attribute(x, target=y, n_steps=n_steps).seq_attr[inp.context].detach().float()
+    "captum `LayerIntegratedGradients` on the embedding layer of S, baseline token 0: equal to `LLMGradientAttribution`'s `seq_attr`."
+    ca, ids = need('captum.attr'), inp.ids[:, :inp.summary.start]
+    lig = ca.LayerIntegratedGradients(summary_loglik(model, inp), model.get_input_embeddings())
+    a = lig.attribute(ids, baselines=torch.zeros_like(ids), n_steps=n_steps, internal_batch_size=internal_batch_size)
+    return a.sum(-1)[0, inp.context].detach().float()
 
-def ablation_scores(model, tok, inp:SummaryInput) -> torch.Tensor: # (|x|,)
-    "captum `LLMAttribution(FeatureAblation)`: the drop in S when one context token is replaced by token 0 (one forward each, whole sequence)."
-    ca = need('captum.attr')
-    x, y = captum_input(tok, inp)
-    fa = ca.LLMAttribution(ca.FeatureAblation(model), tok)
-    return fa.attribute(x, target=y, forward_in_tokens=False).seq_attr[inp.context].detach().float()
+def ablation_scores(model, tok, inp:SummaryInput,
+                    per_eval:int=8 # ablated copies per forward pass (captum's `perturbations_per_eval`)
+                   ) -> torch.Tensor: # (|x|,)
+    "captum `FeatureAblation` of S: its drop when one context token is replaced by token 0 — `LLMAttribution(FeatureAblation)`'s `seq_attr`."
+    fa, ids = need('captum.attr').FeatureAblation(summary_loglik(model, inp)), inp.ids[:, :inp.summary.start]
+    with torch.no_grad(): return fa.attribute(ids, baselines=0, perturbations_per_eval=per_eval)[0, inp.context].detach().float()
+
 
 # %% ../nbs/14_peers.ipynb #42ad835b
 PEERS = {'attnlrp': attnlrp_scores, 'lig': lig_scores, 'ablation': ablation_scores, 'input_x_grad': input_x_grad,
