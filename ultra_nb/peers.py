@@ -12,7 +12,7 @@ from .llm import SummaryInput
 
 # %% auto #0
 __all__ = ['PEERS_EXTRA', 'PEERS', 'need', 'peers_available', 'lxt_patches', 'attnlrp', 'input_x_grad', 'attnlrp_scores',
-           'attention_scores', 'rollout_scores', 'summary_loglik', 'lig_scores', 'ablation_scores', 'peer_scores']
+           'attention_scores', 'rollout_scores', 'prefix_loglik', 'lig_scores', 'ablation_scores', 'peer_scores']
 
 # %% ../nbs/14_peers.ipynb #ee2b43aa
 PEERS_EXTRA = 'pip install "ultra-nb[peers]"'
@@ -90,7 +90,7 @@ def rollout_scores(model, inp:SummaryInput) -> torch.Tensor: # (|x|,)
     return attention_rollout(attns)[0][_predicting(inp)][:, inp.context].mean(0)
 
 # %% ../nbs/14_peers.ipynb #1c775a48
-def summary_loglik(model, inp:SummaryInput):
+def prefix_loglik(model, inp:SummaryInput):
     "A function from a batch of ids before the summary `(b, P)` to the summary's log-likelihood S of each `(b,)`: what captum attributes."
     y, pos = inp.ids[0, inp.summary], _predicting(inp)
     def S(ids:torch.Tensor) -> torch.Tensor:
@@ -104,7 +104,7 @@ def lig_scores(model, tok, inp:SummaryInput,
               ) -> torch.Tensor: # (|x|,)
     "captum `LayerIntegratedGradients` on the embedding layer of S, baseline token 0: equal to `LLMGradientAttribution`'s `seq_attr`."
     ca, ids = need('captum.attr'), inp.ids[:, :inp.summary.start]
-    lig = ca.LayerIntegratedGradients(summary_loglik(model, inp), model.get_input_embeddings())
+    lig = ca.LayerIntegratedGradients(prefix_loglik(model, inp), model.get_input_embeddings())
     a = lig.attribute(ids, baselines=torch.zeros_like(ids), n_steps=n_steps, internal_batch_size=internal_batch_size)
     return a.sum(-1)[0, inp.context].detach().float()
 
@@ -112,7 +112,7 @@ def ablation_scores(model, tok, inp:SummaryInput,
                     per_eval:int=8 # ablated copies per forward pass (captum's `perturbations_per_eval`)
                    ) -> torch.Tensor: # (|x|,)
     "captum `FeatureAblation` of S: its drop when one context token is replaced by token 0 — `LLMAttribution(FeatureAblation)`'s `seq_attr`."
-    fa, ids = need('captum.attr').FeatureAblation(summary_loglik(model, inp)), inp.ids[:, :inp.summary.start]
+    fa, ids = need('captum.attr').FeatureAblation(prefix_loglik(model, inp)), inp.ids[:, :inp.summary.start]
     with torch.no_grad(): return fa.attribute(ids, baselines=0, perturbations_per_eval=per_eval)[0, inp.context].detach().float()
 
 
