@@ -190,9 +190,7 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
     grid, p = self.fam.grid_of(x), self.fam.prefix
     t = torch.arange(grid[0] * grid[1]) if tokens is None else _check_tokens(tokens, grid[0] * grid[1])
     objective = self.w if self.w is not None else s.objective
-    def compute():
-        with s.autocast():
-            return ultra_maps(self.model, x, tokens=t + p, block=s.block, objective_=objective, size=None, budget_mb=s.budget_mb)
+    def compute(): return ultra_maps(self.model, x, tokens=t + p, objective_=objective, size=None, settings=s)
     m = (self.cache.get_or_compute(self.model, x, compute, block=s.block, objective=objective, tokens=t, size='grid', normalize=False,
                                        shape=(len(x), len(t), *grid), **({} if s.dtype == 'float32' else dict(dtype=s.dtype)))
          if self.cache is not None else compute())
@@ -765,11 +763,11 @@ def _explain(self:ULTra, context:str, # the text the summary is about
                                    f"block {s.block} of {self.n_blocks}, objective {s.objective}")
     n_sum, c = inp.summary.stop - inp.summary.start, self.model.config
     walked = min(s.top or s.block + 1, s.block + 1)
-    plan = pass_plan(inp.ids.shape[1], c.hidden_size, c.num_attention_heads, s.passes(n_sum), s.budget_mb, next(self.model.parameters()).dtype, blocks=walked)
+    plan = pass_plan(inp.ids.shape[1], c.hidden_size, c.num_attention_heads, s.passes(n_sum), dtype=next(self.model.parameters()).dtype, blocks=walked, settings=s)
     self._say(f"{inp.context.stop - inp.context.start} context tokens, {n_sum} summary tokens: {s.passes(n_sum)} backward pass(es) through {walked} blocks, "
               f"memory up to about {plan['peak_mb']:.0f} MB" + (" (the exact maps)" if s.exact else " (the preset's fast mode; exact=True gives the exact maps)"))
     bar = progress_bar('summary maps') if (self.verbose if progress is None else progress) else None
-    with s.autocast(): maps = summary_maps(self.model, inp, s.block, s.objective, budget_mb=s.budget_mb, group=s.group, top=s.top, progress=bar).float().cpu()
+    maps = summary_maps(self.model, inp, settings=s, progress=bar).float().cpu()
     sinks = () if keep_sinks else inp.sinks
     return SummaryExplanation(maps, contribution_scores(maps, sinks), inp, summary, sinks, s, self.fam.name,
                               self.preset if self.from_preset else None, self.model, self.spec)

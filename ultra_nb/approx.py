@@ -9,7 +9,8 @@ import numpy as np, torch
 import torch.nn.functional as F
 from scipy.cluster.hierarchy import fcluster, linkage
 from .hooks import capture, family_of
-from .maps import check_block, own_to_max, rows_to_maps, ultra_rows
+from .maps import check_block, engine_args, own_to_max, rows_to_maps, ultra_rows
+from .settings import BUDGET_MB, Settings
 
 # %% auto #0
 __all__ = ['shallow_rows', 'strided_tokens', 'fill_maps', 'token_features', 'representatives', 'spread_maps',
@@ -19,11 +20,13 @@ __all__ = ['shallow_rows', 'strided_tokens', 'fill_maps', 'token_features', 'rep
 def shallow_rows(model, x, # as `ultra_rows`
                  tokens=None, block:int=-1,
                  top:int|None=None, # aggregate over this many blocks ending at `block`; None: all (exact)
-                 objective_=None, normalize:bool=False, budget_mb:float=1024, **kw) -> torch.Tensor: # (B, T, N)
+                 objective_=None, normalize:bool=False, budget_mb:float=BUDGET_MB,
+                 settings:Settings|None=None, # the maps' `Settings` in place of block ... budget_mb and top (`engine_args`)
+                 **kw) -> torch.Tensor: # (B, T, N)
     "`ultra_rows` with the backward aggregation limited to the top `top` blocks."
     if top is not None and (not isinstance(top, int) or top < 1): raise ValueError(
         f"top={top!r}: give the number of blocks to aggregate over (1 or more), or None for all")
-    return ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, top, **kw)  # the engine's walk stops `top` blocks down
+    return ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, top, settings=settings, **kw)  # the engine's walk stops `top` blocks down
 
 # %% ../nbs/09a_approx.ipynb #04701e7b
 def strided_tokens(grid:tuple, # patch grid (h, w)
@@ -117,7 +120,9 @@ def representative_maps(model, x:torch.Tensor, # one image (1, 3, H, W)
                         block:int=-1, # the target block
                         features:int|None=None, # the block whose tokens are clustered; None: the target block
                         top:int|None=None, # blocks aggregated (see `shallow_rows`); None: all
-                        objective_=None, normalize:bool=False, budget_mb:float=1024, **kw
+                        objective_=None, normalize:bool=False, budget_mb:float=BUDGET_MB,
+                        settings:Settings|None=None, # the maps' `Settings` in place of block, top, objective_ ... budget_mb (`engine_args`)
+                        **kw
                        ) -> tuple: # (maps (R, h, w) of the representatives, feats (P, D), reps (R,), labels (P,))
     "Exact grid maps of one image's representative tokens, with what `spread_maps` needs to give every token one."
     fam = family_of(model)
@@ -126,11 +131,11 @@ def representative_maps(model, x:torch.Tensor, # one image (1, 3, H, W)
     grid = fam.grid_of(fam.check_input(x))
     _check_reps(n, math.prod(grid))  # before the model runs
     n_blocks = fam.n_blocks
-    block = check_block(block, n_blocks)
-    features = block if features is None else check_block(features, n_blocks)
+    a = engine_args(settings, model, block=block, top=top, objective_=objective_, normalize=normalize, budget_mb=budget_mb)  # before the model runs
+    features = check_block(a['block'], n_blocks) if features is None else check_block(features, n_blocks)
     feats = token_features(model, x, features, **kw)[0]
     reps, labels = representatives(feats, n)
-    rows = shallow_rows(model, x, fam.prefix + reps, block, top, objective_, normalize, budget_mb, **kw)
+    rows = shallow_rows(model, x, fam.prefix + reps, block, top, objective_, normalize, budget_mb, settings=settings, **kw)
     return rows_to_maps(rows, fam.prefix + reps, fam.prefix, grid)[0], feats, reps, labels
 
 # %% ../nbs/09a_approx.ipynb #027af96e
@@ -141,7 +146,9 @@ def approx_maps(model, x:torch.Tensor, # images (B, 3, H, W)
                 block:int=-1,
                 reps:int|None=None, # instead of a stride: exact maps for this many representative tokens per image (`representative_maps`)
                 features:int|None=None, # with reps: the block whose tokens are clustered; None: the target block
-                objective_=None, normalize:bool=False, budget_mb:float=1024, **kw
+                objective_=None, normalize:bool=False, budget_mb:float=BUDGET_MB,
+                settings:Settings|None=None, # the maps' `Settings` in place of top, block, objective_ ... budget_mb (`engine_args`)
+                **kw
                ) -> torch.Tensor: # (B, T, h, w) grid maps: T = every patch token, or the strided ones when fill is None
     "Grid maps of patch tokens from a strided subset or representative tokens, and/or shallow aggregation; `stride=1, top=None` is `ultra_maps(size=None)`."
     fam = family_of(model)
@@ -152,12 +159,12 @@ def approx_maps(model, x:torch.Tensor, # images (B, 3, H, W)
         fill = 'bilinear' if fill == 'auto' else fill
         if fill not in (None, 'nearest', 'bilinear'): raise ValueError(f"fill={fill!r} does not fill a token stride: use 'nearest', 'bilinear' or None")
         keep = strided_tokens(grid, stride)
-        rows = shallow_rows(model, x, fam.prefix + keep, block, top, objective_, normalize, budget_mb, **kw)
+        rows = shallow_rows(model, x, fam.prefix + keep, block, top, objective_, normalize, budget_mb, settings=settings, **kw)
         maps = rows_to_maps(rows, fam.prefix + keep, fam.prefix, grid)
         return maps if fill is None or stride == 1 else fill_maps(maps, grid, stride, fill)
     if stride != 1: raise ValueError("reps and stride are two ways to choose the tokens: give reps with stride=1")
     fill = 'copy' if fill == 'auto' else fill
     if fill not in ('copy', 'mix'): raise ValueError(
         f"fill={fill!r} with reps: use 'copy' or 'mix' (for the representatives' maps alone, call `representative_maps`)")
-    return torch.stack([spread_maps(*representative_maps(model, xi[None], reps, block, features, top, objective_, normalize, budget_mb, **kw),
+    return torch.stack([spread_maps(*representative_maps(model, xi[None], reps, block, features, top, objective_, normalize, budget_mb, settings=settings, **kw),
                                     mode=fill) for xi in x])

@@ -468,16 +468,17 @@ def _available_mb(device) -> float|None:
     try: return next(int(l.split()[1]) / 1024 for l in open('/proc/meminfo') if l.startswith('MemAvailable:'))
     except (OSError, StopIteration): return None
 
-def summary_plan(model, tok, text:str, summary:str|None, block:int, max_new_tokens:int=64, budget_mb:float=BUDGET_MB,
-                 settings:Settings=Settings() # the mode: summary tokens per backward pass, blocks aggregated
+def summary_plan(model, tok, text:str, summary:str|None, max_new_tokens:int=64,
+                 settings:Settings=Settings() # the maps' settings: block, budget, summary tokens per backward pass, blocks aggregated
                 ) -> tuple:
     "(one line saying how much work and memory the maps will take, from the engine's chunk rule; peak MB) — before the work starts."
     c = model.config
     n_ctx = len(tok(text.strip(), add_special_tokens=False)['input_ids'])
     n_sum = len(tok(' ' + summary.strip(), add_special_tokens=False)['input_ids']) if summary else max_new_tokens
     n = n_ctx + n_sum + 8
-    g, walked = settings.group, settings.top or block + 1
-    p = pass_plan(n, c.hidden_size, c.num_attention_heads, settings.passes(n_sum), budget_mb, next(model.parameters()).dtype, blocks=walked)
+    block = check_block(settings.block, c.num_hidden_layers)
+    g, walked = settings.group, min(settings.top or block + 1, block + 1)
+    p = pass_plan(n, c.hidden_size, c.num_attention_heads, settings.passes(n_sum), dtype=next(model.parameters()).dtype, blocks=walked, settings=settings)
     what = 'summary token' if g == 1 else 'group of summary tokens' if g != 'all' else 'summary (all tokens in one)'
     return (f"summary: {n_ctx} context tokens, {'' if summary else 'up to '}{n_sum} summary tokens, block {block}: "
             f"{p['passes']} pass(es) of {p['per_pass']} {what}(s) through {walked} blocks, memory up to about {p['peak_mb'] / 1024:.1f} GB"), p['peak_mb']
@@ -512,7 +513,7 @@ def cmd_summary(a):
                                            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}): pass a folder with config.json and weights, or an intact --gguf file") from None
     if a.device: model.to(a.device)
     u = _check(ULTra, model, tok, block=a.block, objective=a.objective, verbose=False, exact=a.exact)  # as the api resolves them
-    line, peak = summary_plan(model, tok, text, a.summary, u.block, settings=u.settings)
+    line, peak = summary_plan(model, tok, text, a.summary, settings=u.settings)
     free = _available_mb(a.device)
     if free is not None and peak > free: raise UserError(
         f"{line}, but only {free / 1024:.1f} GB are free: shorten the context, or run where more memory is free")

@@ -4,10 +4,10 @@
 
 # %% ../nbs/05_llm.ipynb #e71dc756
 from __future__ import annotations
-import csv, html, math, re, textwrap
+import contextlib, csv, html, math, re, textwrap
 from dataclasses import dataclass
 import numpy as np, torch
-from .maps import ultra_rows, check_block
+from .maps import ultra_rows, check_block, engine_args
 from .hooks import capture, family_of
 
 # %% auto #0
@@ -61,7 +61,7 @@ def read_tldr(path, # the TL;DR csv (columns query, reference_responses)
     return out
 
 # %% ../nbs/05_llm.ipynb #11d34bd7
-from .settings import TEXT_OBJECTIVES, BUDGET_MB  # one vocabulary for objectives, one default budget (the settings chapter)
+from .settings import TEXT_OBJECTIVES, BUDGET_MB, Settings  # one vocabulary for objectives, one default budget (the settings chapter)
 
 def massive_dims(model, inp:SummaryInput,
                  block:int, # 0-based block whose output is examined
@@ -111,14 +111,19 @@ def summary_maps(model, inp:SummaryInput,
                  group:int|str|None=None, # summary tokens summed per backward pass (`ultra_rows`); 'all': one pass for the summary; None or 1: exact
                  exact_blocks:int=0, # with `group`: the top blocks walked per summary token first (`ultra_rows`)
                  top:int|None=None, # aggregate over the `top` blocks that end at `block` only (`ultra_rows`); None: all of them
-                 progress=None # reports the walk as it goes (`ultra_rows`; `progress_bar()` draws a bar); None: silent
+                 progress=None, # reports the walk as it goes (`ultra_rows`; `progress_bar()` draws a bar); None: silent
+                 settings:Settings|None=None # the maps' `Settings` in place of block, objective_, budget_mb, group and top, with its precision (`engine_args`)
                 ) -> torch.Tensor: # (|y|, |x|)
     "ULTra maps of every summary token (for 'logprob': of every prediction of one), restricted to the context tokens (batched, as `ultra_rows`)."
     if not isinstance(inp, SummaryInput): raise TypeError(
         f"summary_maps takes the SummaryInput of build_input(tok, context, summary), got {type(inp).__name__}")
-    f, pos, block = summary_target(model, inp, 'sum' if objective_ is None else objective_, block)
-    if group == 'all': group = len(pos)
-    return ultra_rows(model, inp.ids, pos, block, f, budget_mb=budget_mb, top=top, group=group, exact_blocks=exact_blocks, progress=progress)[0][:, inp.context]
+    a = engine_args(settings, model, block=block, objective_=objective_ if settings is None or objective_ is not None else settings.objective,
+                    budget_mb=budget_mb, group=group, top=top)
+    if settings is not None and settings.normalize: raise ValueError("summary maps are not normalised: make the settings with normalize=False")
+    f, pos, block = summary_target(model, inp, 'sum' if a['objective_'] is None else a['objective_'], a['block'])
+    with contextlib.nullcontext() if settings is None else settings.autocast():
+        return ultra_rows(model, inp.ids, pos, block, f, budget_mb=a['budget_mb'], top=a['top'], group=a['group'], exact_blocks=exact_blocks,
+                          progress=progress)[0][:, inp.context]
 
 def contribution_scores(maps:torch.Tensor, # (|y|, |x|) from `summary_maps`
                         sinks=() # context positions to leave out (score 0); `SummaryInput.sinks`

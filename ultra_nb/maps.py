@@ -7,11 +7,13 @@ from __future__ import annotations
 import contextlib, ctypes, math, os, time, warnings
 import torch, torch.nn as nn, torch.nn.functional as F
 from .hooks import capture, family_of
+from .settings import BUDGET_MB, DTYPES, Settings
 
 # %% auto #0
-__all__ = ['MAX_CHUNK', 'UNIT_COST', 'block_of_layer', 'objective', 'precomputed_activation_grads', 'check_block', 'pass_plan',
-           'ultra_rows', 'progress_bar', 'gradient_rollout', 'ultra_rows_reference', 'own_to_max', 'rows_to_maps',
-           'ultra_maps', 'denormalize', 'show_token_maps', 'tile_maps']
+__all__ = ['MAX_CHUNK', 'ENGINE_DEFAULTS', 'UNIT_COST', 'block_of_layer', 'objective', 'precomputed_activation_grads',
+           'check_block', 'engine_args', 'pass_plan', 'ultra_rows', 'progress_bar', 'gradient_rollout',
+           'ultra_rows_reference', 'own_to_max', 'rows_to_maps', 'ultra_maps', 'denormalize', 'show_token_maps',
+           'tile_maps']
 
 # %% ../nbs/01_maps.ipynb #d9eb2257
 def block_of_layer(layer:int, # the paper's layer index l (embeddings are l = 1)
@@ -224,14 +226,43 @@ def _rows_grouped(rp, f, block, targets, size:int, budget_mb, lo=0, exact:int=0,
         out.append(v.transpose(0, 1))
     return torch.cat(out, 1)
 
+# %% ../nbs/01_maps.ipynb #441f8b0b
+ENGINE_DEFAULTS = dict(block=-1, objective_=None, normalize=False, budget_mb=BUDGET_MB, top=None, group=None)  # the engine keywords a `Settings` carries
+
+def engine_args(settings:Settings|None, # the maps' settings; None: the keywords as given
+                model=None, # when given, checked to sit on `settings.device`
+                **given # the engine keywords the caller received (names of `ENGINE_DEFAULTS`)
+               ) -> dict:
+    "The engine's keywords: those given, or those of `settings`; a keyword given away from its default beside `settings` is refused."
+    if settings is None: return given
+    if not isinstance(settings, Settings): raise TypeError(
+        f"settings must be an ultra_nb Settings, got {type(settings).__name__}: make one with Settings(block=..., objective=...)")
+    o = given.get('objective_')
+    clash = [k for k, v in given.items() if k != 'objective_' and not (v is ENGINE_DEFAULTS[k] or (type(v) is type(ENGINE_DEFAULTS[k]) and v == ENGINE_DEFAULTS[k]))]
+    clash += ['objective_'] * (isinstance(o, str) and o != settings.objective)
+    if clash: raise ValueError(f"{', '.join(clash)} given beside settings: give one or the other, e.g. settings.replace({clash[0].rstrip('_')}=...)")
+    if 'objective_' in given and o is None and settings.objective not in ('sum', 'energy'): raise ValueError(
+        f"settings.objective is {settings.objective!r}, which needs more than its name: pass it as objective_ "
+        "(the trained W for 'w'; `summary_maps` for the text objectives)")
+    if model is not None:
+        d, m = torch.device(settings.device), next(model.parameters()).device
+        if m.type != d.type or (d.index is not None and m.index != d.index): raise ValueError(
+            f"the model is on {m} and settings.device is {settings.device}: move the model there, or make the settings with device={str(m)!r}")
+    return dict(block=settings.block, objective_=settings.objective if o is None else o, normalize=settings.normalize,
+                budget_mb=settings.budget_mb, top=settings.top, group=None if settings.group == 1 else settings.group)
+
+
 # %% ../nbs/01_maps.ipynb #2898c094
 def pass_plan(n_tokens:int, # sequence length N
               dim:int, heads:int, # the model's token width D and attention heads H
               n_targets:int, # tokens to explain
-              budget_mb:float=1024, dtype=torch.float32, batch:int=1,
-              blocks:int=12 # blocks walked, from the target block down (their inputs are held)
+              budget_mb:float=BUDGET_MB, dtype=torch.float32, batch:int=1,
+              blocks:int=12, # blocks walked, from the target block down (their inputs are held)
+              settings:Settings|None=None # budget and precision from the maps' `Settings` (`engine_args`)
              ) -> dict:
     "How `ultra_rows` will batch the work, from the same plan, before any of it runs: targets per batched pass, passes, reruns of each block, and the estimated peak memory."
+    budget_mb = engine_args(settings, budget_mb=budget_mb)['budget_mb']
+    if settings is not None and DTYPES[settings.dtype] is not None: dtype = DTYPES[settings.dtype]  # autocast's precision
     meta = lambda *s: torch.empty(*s, device='meta', dtype=dtype)
     with warnings.catch_warnings():
         warnings.simplefilter('ignore')
@@ -248,15 +279,18 @@ def ultra_rows(model, # a timm ViT, open_clip vision tower or Hugging Face causa
                block:int=-1, # 0-based block whose output is the target (see `block_of_layer`)
                objective_=None, # 'sum', 'energy', a W tensor or a callable; see `objective`
                normalize:bool=False, # divide tokens by their detached norm before f
-               budget_mb:float=1024, # memory for one chunk of targets in one block; sets how many targets share a pass
+               budget_mb:float=BUDGET_MB, # memory for one chunk of targets in one block; sets how many targets share a pass
                top:int|None=None, # aggregate over the `top` blocks that end at `block` only (None: all of them, the exact maps)
-               group:int|None=None, # sum f over groups of this many consecutive targets before the positive part (an approximation; None or 1: exact)
+               group:int|str|None=None, # sum f over groups of this many consecutive targets before the positive part (an approximation; None or 1: exact; 'all': one group)
                exact_blocks:int=0, # with `group`: walk the top `exact_blocks` blocks per target (exact there), the rest per group
                progress=None, # called as progress(done, total, estimate_s) while it walks (`progress_bar`); None: silent
+               settings:Settings|None=None, # the maps' `Settings` in place of block ... group, and its precision (`engine_args`)
                **kw # passed on to the model
               ) -> torch.Tensor: # (B, T, N): row i of R_i over all N input tokens, prefix included
     "Exact ULTra relevance rows for many target tokens from batched backward passes, one block at a time."
-    return _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group, exact_blocks, progress, **kw)
+    a = engine_args(settings, model, block=block, objective_=objective_, normalize=normalize, budget_mb=budget_mb, top=top, group=group)
+    with contextlib.nullcontext() if settings is None else settings.autocast():
+        return _walk(model, x, tokens, a['block'], a['objective_'], a['normalize'], a['budget_mb'], a['top'], a['group'], exact_blocks, progress, **kw)
 
 def _grad_ready(x):
     "`x` (a tensor or a mapping of them) usable in an autograd graph, also when it was made under `torch.inference_mode()`."
@@ -265,8 +299,8 @@ def _grad_ready(x):
 
 def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=None, exact_blocks=0, progress=None, **kw) -> torch.Tensor:
     "`ultra_rows`, aggregating over the `top` blocks that end at `block` (None: all of them), f summed over groups of `group` targets."
-    if group is not None and (isinstance(group, bool) or not isinstance(group, int) or group < 1): raise ValueError(
-        f"group is how many consecutive targets share one backward pass, a whole number >= 1; got {group!r} (1 or None: the exact maps)")
+    if group is not None and group != 'all' and (isinstance(group, bool) or not isinstance(group, int) or group < 1): raise ValueError(
+        f"group is how many consecutive targets share one backward pass, a whole number >= 1 or 'all'; got {group!r} (1 or None: the exact maps)")
     if isinstance(exact_blocks, bool) or not isinstance(exact_blocks, int) or exact_blocks < 0: raise ValueError(
         f"exact_blocks is how many blocks from the target block down are walked per target, a whole number >= 0; got {exact_blocks!r}")
     f = objective(objective_ if objective_ is not None else 'sum', normalize)
@@ -283,6 +317,7 @@ def _walk(model, x, tokens, block, objective_, normalize, budget_mb, top, group=
             raise ValueError(f"token indices must be integers in 0..{N - 1} for this input of {N} tokens (negative indices do not "
                              f"count from the end); got {targets.tolist()[:8]}")
         lo = 0 if top is None else max(0, block + 1 - top)
+        if group == 'all': group = len(targets)
         grouped = bool(group and group > 1 and len(targets))
         units = [len(targets) if not grouped or b > block - exact_blocks else -(-len(targets) // group) for b in range(block, lo - 1, -1)]
         per_unit = forward_s / (block + 1) * (UNIT_COST['group'] if grouped else UNIT_COST['target'])  # measured: see below
@@ -376,12 +411,14 @@ def rows_to_maps(rows:torch.Tensor, # (B, T, N) from `ultra_rows`
 # %% ../nbs/01_maps.ipynb #b11c6eba
 def ultra_maps(model, x, tokens=None, block:int=-1, objective_=None, normalize:bool=False,
                size='input', # output size: 'input' (the image size), None (patch grid) or (H, W)
-               mode:str='bicubic', budget_mb:float=1024, **kw) -> torch.Tensor:
+               mode:str='bicubic', budget_mb:float=BUDGET_MB,
+               settings:Settings|None=None, # the maps' `Settings` in place of block, objective_, normalize, budget_mb (`engine_args`)
+               **kw) -> torch.Tensor:
     "ULTra maps (B, T, H, W) of the target tokens (default: every patch token); flat (B, T, N) for text."
     fam, grid = family_of(model), None
     if torch.is_tensor(x) and fam.kind == 'vision': x = fam.check_input(x); grid = fam.grid_of(x)
     if tokens is None and grid: tokens = torch.arange(fam.prefix, fam.prefix + math.prod(grid))
-    rows = ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, **kw)
+    rows = ultra_rows(model, x, tokens, block, objective_, normalize, budget_mb, settings=settings, **kw)
     if size == 'input': size = tuple(x.shape[-2:]) if grid else None
     return rows_to_maps(rows, torch.arange(rows.shape[1]) if tokens is None else tokens, fam.prefix, grid, size, mode)
 
