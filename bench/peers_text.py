@@ -27,7 +27,7 @@ from segmentation import ROOT, save
 RECORD = ROOT / 'bench/results/peers_text_posts.jsonl'
 SELECTION = ROOT / 'bench/results/selection.json'
 KS, N_SEL_SKIP, REPORT0 = (10, 20, 50), 106, 6
-SEL_MAX_TOKENS, SUBSET_MAX_TOKENS, LIG_STEPS = 250, 200, 50  # LIG at captum's default steps
+SEL_MAX_TOKENS, SUBSET_MAX_TOKENS, LIG_STEPS = 250, 270, 50  # LIG at captum's default steps
 DEFAULT = 'ultra:sum@18'  # the text preset before this benchmark (bench/llm_sinks.py select)
 CANDIDATES = ('ultra:sum@18', 'ultra:energy@18', 'ultra:sum_nomassive@18', 'ultra:logprob@29')
 LOGPROB = 'ultra:logprob@29'  # the objective the issue asks to measure: reported whatever the selection says
@@ -178,10 +178,12 @@ def report(n_posts, n_subset, written_only, shard=(0, 1), first=0, groups=('main
     rep = posts[REPORT0:REPORT0 + n_posts]
     sub = [p['id'] for p in rep if len(tok(p['context'], add_special_tokens=False)['input_ids']) <= SUBSET_MAX_TOKENS][:n_subset]
     for g in groups:
-        for i, p in enumerate(rep):
+        posts_g = [p for p in rep if p['id'] in sub] if g == 'subset' else rep  # the subset's posts are sharded among themselves
+        for i, p in enumerate(posts_g):
             if written_only: break
-            if i < first or i % shard[1] != shard[0] or (g == 'subset' and p['id'] not in sub): continue  # another worker's post
+            if i < first or i % shard[1] != shard[0]: continue  # another worker's post
             for m in GROUPS[g](): result(model, tok, p, m, RUN_STAGE, done)
+            print(f'  [{g}] {i + 1} of {len(posts_g)} posts', flush=True)
     write(rep, done, report_methods(), tok)
 
 def write(rep, done, methods, tok):
