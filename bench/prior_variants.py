@@ -15,7 +15,7 @@ from ultra_nb.baselines import top_mass_mask
 from ultra_nb.cluster import minmax
 from ultra_nb.api import as_images
 from ultra_nb.hooks import family_of
-from ultra_nb.objects import fg_scores, upsample
+from ultra_nb.objects import fg_scores, upsample, prior_share
 from ultra_nb.cluster import cluster_tokens
 CACHE = O.OUT / 'att'
 def att(name, i, ip, b):
@@ -78,6 +78,10 @@ def main():
                 for q in (0.1, 0.2, 0.3):
                     keep = np.isin(cc, 1 + np.where(share >= q)[0])
                     r[f'prior cc share>={q}'] = fg_scores((upsample(torch.as_tensor(keep.astype(float)), size) > 0.5).numpy(), gt, None, valid)['iou']
+            for kk in (60, 98, 196):  # finer clusters, down to one per token (small objects share a cluster of 30 with background)
+                for cc in (0.75, 1.0):
+                    r[f'prior k{kk} c{cc} bound0.95'] = fg_scores((upsample(prior_share(G, a, k=kk, c=cc, bound=0.95), size) > 0.5).numpy(), gt, None, valid)['iou']
+            r['prior k30 c0.75 bound0.95 (the chosen rule)'] = fg_scores((upsample(prior_share(G, a, k=30, c=0.75, bound=0.95), size) > 0.5).numpy(), gt, None, valid)['iou']
             r['CLSmass9 xi0.8'] = fg_scores(mass(a.reshape(14, 14).float(), size, 0.8)[0], gt, None, valid)['iou']
             recs.append((name, r))
     tab = []
