@@ -48,7 +48,7 @@ def scores_of(method, model, tok, inp, post_id):
         g, _, x = o.get('g', '').partition('x')
         return contribution_scores(summary_maps(model, inp, int(block), obj, group=None if not g else g if g == 'all' else int(g), exact_blocks=int(x or 0),
                                                 top=int(o['t']) if 't' in o else None), inp.sinks)
-    return peer_scores(method, model, tok, inp, **({'n_steps': LIG_STEPS} if method == 'lig' else {}))
+    return peer_scores(method, model, tok, inp, **({'n_steps': LIG_STEPS, 'internal_batch_size': 5} if method == 'lig' else {}))  # two workers' memory
 
 def result(model, tok, post, method, stage, done, full=True):
     k = (post['id'], method)
