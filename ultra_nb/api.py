@@ -762,7 +762,7 @@ def _explain(self:ULTra, context:str, # the text the summary is about
     if self.from_preset: self._say(self.preset.describe(self.n_blocks) if s.objective == self.preset.objective else
                                    f"block {s.block} of {self.n_blocks}, objective {s.objective}")
     n_sum, c = inp.summary.stop - inp.summary.start, self.model.config
-    walked = min(s.top or s.block + 1, s.block + 1)
+    walked = s.walked(s.block)
     plan = pass_plan(inp.ids.shape[1], c.hidden_size, c.num_attention_heads, s.passes(n_sum), dtype=next(self.model.parameters()).dtype, blocks=walked, settings=s)
     self._say(f"{inp.context.stop - inp.context.start} context tokens, {n_sum} summary tokens: {s.passes(n_sum)} backward pass(es) through {walked} blocks, "
               f"memory up to about {plan['peak_mb']:.0f} MB" + (" (the exact maps)" if s.exact else " (the preset's fast mode; exact=True gives the exact maps)"))

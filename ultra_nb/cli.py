@@ -477,7 +477,7 @@ def summary_plan(model, tok, text:str, summary:str|None, max_new_tokens:int=64,
     n_sum = len(tok(' ' + summary.strip(), add_special_tokens=False)['input_ids']) if summary else max_new_tokens
     n = n_ctx + n_sum + 8
     block = check_block(settings.block, c.num_hidden_layers)
-    g, walked = settings.group, min(settings.top or block + 1, block + 1)
+    g, walked = settings.group, settings.walked(block)
     p = pass_plan(n, c.hidden_size, c.num_attention_heads, settings.passes(n_sum), dtype=next(model.parameters()).dtype, blocks=walked, settings=settings)
     what = 'summary token' if g == 1 else 'group of summary tokens' if g != 'all' else 'summary (all tokens in one)'
     return (f"summary: {n_ctx} context tokens, {'' if summary else 'up to '}{n_sum} summary tokens, block {block}: "

@@ -61,6 +61,7 @@ class Settings:
     @property
     def exact(self) -> bool: "The exact maps: every target its own backward pass, through every block."; return self.group == 1 and self.top is None
     def passes(self, n_targets:int) -> int: "Backward passes for `n_targets` targets: one per group."; return 1 if self.group == 'all' else -(-n_targets // self.group)
+    def walked(self, block:int) -> int: "Blocks a walk from 0-based `block` down goes through: the top `top`, or all of them."; return min(self.top or block + 1, block + 1)
     def replace(self, **kw) -> Settings: "A copy with `kw` changed (checked again)."; return replace(self, **kw)
     def autocast(self):
         "The precision context the maps are computed in."
