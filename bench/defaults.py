@@ -32,6 +32,14 @@ def classifier(model, x) -> dict:
 # a feature -> the sign that makes 'scene-like' mean 'above t': spread and class entropy high on streets, confidence low
 FEATURES = dict(spread=1, class_entropy=1, conf=-1)
 
+def best_switch(mean, own, feat, sign, lo, hi, ts) -> tuple:
+    "(worst margin, t, mean per set) of 'cut hi where sign * feature > sign * t, else lo' at its best t among `ts` (the first on ties)."
+    cand = []
+    for t in ts:
+        m = {n: mean(n, lambda r: r[hi] if sign * r[feat] > sign * t else r[lo]) for n in SETS}
+        cand.append((min(m[n] - own[n] for n in SETS), t, m))
+    return max(cand, key=lambda c: c[0])
+
 def rows(sets):
     out = []
     for name in SETS:
@@ -69,11 +77,7 @@ def select(args):
           '| pair | t | ' + ' | '.join(SETS) + ' | worst margin |', '|---|---|' + '---|' * (len(SETS) + 1)]
     for lo in ('auto', 'zeta 0.7'):
         for hi in ('zeta 0.6', 'zeta 0.65', 'k12'):
-            cand = []
-            for t in TS:
-                m = {n: mean(n, lambda r: r[hi] if r['spread'] > t else r[lo]) for n in SETS}
-                cand.append((min(m[n] - own[n] for n in SETS), t, m))
-            w, t, m = max(cand, key=lambda c: c[0])
+            w, t, m = best_switch(mean, own, 'spread', FEATURES['spread'], lo, hi, TS)
             L.append(f"| {lo} / {hi} | {t} | " + ' | '.join(f'{m[n]:.1f}' for n in SETS) + f" | {w:+.1f} |")
             if w > best[1]: best = (t, w, m, f'{lo} / {hi}')
     # the classifier's confidence as the switch (the other idea): each feature, each pair, thresholds at the pooled deciles
@@ -85,9 +89,7 @@ def select(args):
         ts = np.round(np.percentile([r[feat] for r in rs], np.arange(10, 100, 10)), 3)
         for lo in ('auto', 'zeta 0.7'):
             for hi in ('zeta 0.6', 'zeta 0.65', 'k12'):
-                cand = [(min(mean(n, lambda r: r[hi] if sign * r[feat] > sign * t else r[lo]) - own[n] for n in SETS), t) for t in ts]
-                w, t = max(cand)
-                m = {n: mean(n, lambda r: r[hi] if sign * r[feat] > sign * t else r[lo]) for n in SETS}
+                w, t, m = best_switch(mean, own, feat, sign, lo, hi, ts)
                 L.append(f"| {feat} | {lo} / {hi} | {'<' if sign < 0 else '>'} {t} | " + ' | '.join(f'{m[n]:.1f}' for n in SETS) + f" | {w:+.1f} | "
                          + ', '.join(f"{np.median([r[feat] for r in rs if r['set'] == n]):.3f}" for n in SETS) + ' |')
                 if w > best[1]: best = (t, w, m, f'{lo} / {hi} by {feat}')
