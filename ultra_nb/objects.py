@@ -11,8 +11,8 @@ from .cluster import minmax, cluster_tokens
 
 # %% auto #0
 __all__ = ['FG_RULES', 'token_at', 'cell_token', 'upsample', 'select_mask', 'border_share', 'fiedler', 'avoid_border',
-           'cls_attention', 'prior_share', 'seed_token', 'foreground_map', 'foreground_mask', 'patch_keys', 'tokencut',
-           'lost', 'dsm', 'binary_mask', 'fg_scores']
+           'cls_attention', 'prior_share', 'seed_token', 'foreground_map', 'foreground_mask', 'attention_spread',
+           'object_split', 'patch_keys', 'tokencut', 'lost', 'dsm', 'binary_mask', 'fg_scores']
 
 # %% ../nbs/02b_objects.ipynb #c006ob
 def token_at(yx, # (y, x): a pixel of the original image
@@ -160,6 +160,25 @@ def foreground_mask(score:torch.Tensor, # (h, w) from `foreground_map` or a peer
     if rule in ('cut2', 'prior', 'tokencut', 'lost'): return up > 0.5, soft
     if tau is None: raise ValueError(f"rule {rule!r} thresholds its score: give tau in [0, 1]")
     return soft >= tau, soft
+
+# %% ../nbs/02b_objects.ipynb #33e988ca
+def attention_spread(prior # (T,) or (h, w) a non-negative attention per patch, e.g. `cls_attention` of one image
+                    ) -> float: # in [0, 1]: 1 when spread evenly over the patches, 0 when all on one
+    "How widely the CLS token looks: the entropy of its attention over the patches, divided by log(patches)."
+    p = torch.as_tensor(prior, dtype=torch.float64).flatten()
+    if len(p) < 2 or not torch.isfinite(p).all() or (p < 0).any() or p.sum() <= 0: raise ValueError(
+        f"the spread needs a non-negative attention over at least 2 patches with some mass; got {len(p)} value(s) summing to {float(p.sum()):.3g}")
+    p = p / p.sum()
+    return float(-(p * p.clamp_min(1e-300).log()).sum() / np.log(len(p)))
+
+def object_split(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
+                 prior:torch.Tensor, # (h, w) or (T,) the prior per token (`cls_attention`)
+                 size:tuple|None=None, # (H, W) of the labels; None: the patch grid
+                 **kw # k, c, method, bound (`prior_share`)
+                ) -> torch.Tensor: # (h, w) or (H, W): 1 on the object, 0 on the background
+    "Object and background as a two-segment segmentation: the 'prior' rule's mask (`foreground_mask`) as labels."
+    share = prior_share(grid_maps, prior, **kw)
+    return (share if size is None else upsample(share, size)).gt(0.5).long()
 
 # %% ../nbs/02b_objects.ipynb #c022ob
 def patch_keys(model, # a timm ViT
