@@ -21,8 +21,8 @@ from .ultra_w import UltraW
 from .llm import SEPARATOR, SummaryInput, build_input, summary_maps, contribution_scores, merge_words, heatmap_html, heatmap_figure, comprehensiveness, _max_len
 
 # %% auto #0
-__all__ = ['as_images', 'say', 'ULTra', 'palette', 'Result', 'check_file', 'Maps', 'OfMaps', 'Segmentation', 'ObjectMask',
-           'SummaryExplanation', 'explain_summary']
+__all__ = ['SPLIT_KEYS', 'as_images', 'say', 'ULTra', 'palette', 'Result', 'check_file', 'Maps', 'OfMaps', 'Segmentation',
+           'ObjectMask', 'SummaryExplanation', 'explain_summary']
 
 # %% ../nbs/10_api.ipynb #b7228382
 def _rgb(src, max_pixels=MAX_PIXELS) -> np.ndarray:
@@ -197,7 +197,7 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
     return Maps(m, t, grid, x, sizes, s, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
                 self.preset if self.from_preset and s.block == self.block else None, self.verbose,
                 prior=self._prior(x, grid) if len(t) == grid[0] * grid[1] else None,  # `foreground` needs every token's map: no forward pass for a few
-                spec=self.spec)
+                spread=self._spread(x) if len(t) == grid[0] * grid[1] else None, spec=self.spec)
 
 def _prior(self:ULTra, x, grid) -> torch.Tensor|None:
     "(B, h, w) the CLS token's attention to each patch at the objects preset's prior block (one forward pass), or None without a CLS token."
@@ -206,6 +206,14 @@ def _prior(self:ULTra, x, grid) -> torch.Tensor|None:
     a = cls_attention(self.model, x, pre.scaled(pre.prior_block, self.n_blocks)) if pre.prior_block is not None else None
     return None if a is None else a.reshape(len(x), *grid).float().cpu()
 ULTra._prior = _prior
+
+def _spread(self:ULTra, x) -> tuple|None:
+    "Per image, how widely the CLS token looks at the photos preset's spread block (one forward pass), or None without a CLS token."
+    from ultra_nb.objects import cls_attention, attention_spread
+    pre = preset('vision', 'photos')
+    a = cls_attention(self.model, x, pre.scaled(pre.spread_block, self.n_blocks)) if pre.spread_block is not None else None
+    return None if a is None else tuple(attention_spread(r) for r in a.float().cpu())
+ULTra._spread = _spread
 ULTra.maps = _maps
 
 # %% ../nbs/10_api.ipynb #7163b1c4
@@ -343,14 +351,25 @@ def _problems(kind:str, d:dict, m:dict):
     if not np.isfinite(ims).all() or np.abs(ims).max() > 50: yield "its images are not normalised images (finite, about -3..3)"; return
     if not (len(m['mean']) == len(m['std']) == 3 and all(v > 0 for v in m['std'])): yield f"its mean {m['mean']} and std {m['std']} should be three numbers each, the std positive"; return
     if 'prior' in d and (d['prior'].shape != (B, h, w) or not np.isfinite(d['prior']).all()): yield f"its prior is of shape {d['prior'].shape}, where it should be finite, one {h}x{w} grid per image: ({B}, {h}, {w})"; return
+    sp = m.get('spread')
+    if sp is not None and not (isinstance(sp, list) and len(sp) == B and all(isinstance(v, (int, float)) and 0 <= v <= 1 for v in sp)): yield f"its spread is {sp!r}, where it should be one number in [0, 1] per image ({B})"; return
     if kind == 'Segmentation':
         cl, Z, cut = d['token_clusters'], d['linkage'], m['cut']
         if T != h * w: yield f"it has {T} of the {h * w} tokens' maps, where a segmentation needs every token's"; return
         if not (np.issubdtype(cl.dtype, np.integer) and cl.shape == (B, T)): yield f"its token_clusters are {cl.dtype} of shape {cl.shape}, where they should be integer ids of shape ({B}, {T})"; return
         if Z.shape != (B, T - 1, 4) or not all(is_valid_linkage(z) for z in Z): yield f"its linkage should be one scipy linkage of {T} tokens per image, shape ({B}, {T - 1}, 4)"; return
-        if not (isinstance(cut, dict) and len(cut) == 1 and set(cut) <= {'k', 'zeta'}): yield f"its cut is {cut!r}, where it should be {{'k': ...}} or {{'zeta': ...}}"; return
+        split = cut.get('object') if isinstance(cut, dict) else None
+        base = {a: v for a, v in cut.items() if a not in SPLIT_KEYS} if isinstance(cut, dict) else cut
+        if not (isinstance(base, dict) and len(base) == 1 and set(base) <= {'k', 'zeta'}): yield f"its cut is {cut!r}, where it should be {{'k': ...}} or {{'zeta': ...}}"; return
+        if split is not None and not (isinstance(split, list) and len(split) == B and all(isinstance(v, bool) for v in split) and 'prior' in d
+                                      and set(cut) == set(base) | set(SPLIT_KEYS) and isinstance(cut['prior'], dict)): yield (
+            f"its cut's 'object' should be one true / false per image ({B}), beside 'objects_below' and the 'prior' rule's settings, with the maps' prior"); return
         k = cut.get('k'); top = (k if isinstance(k, int) else T) - 1
         for i, c in enumerate(cl):
+            if split and split[i]:
+                if not np.array_equal(c, object_split(torch.from_numpy(g[i]).float(), torch.from_numpy(d['prior'][i]), **cut['prior']).flatten().numpy()): yield (
+                    f"its token_clusters of image {i} are not the object / background split its cut names"); return
+                continue
             if c.min() < 0 or c.max() > top: yield (f"its token_clusters of image {i} hold ids {c.min()}..{c.max()}, where its cut "
                                                     f"{', '.join(f'{a}={v}' for a, v in cut.items())} numbers clusters 0..{top}"); return
             if not np.array_equal(c, cluster_tokens(torch.from_numpy(g[i]).float(), k, cut.get('zeta'), Z=Z[i])): yield (
@@ -395,6 +414,7 @@ class Maps(Result):
     preset: Preset|None = None # the preset the settings came from, if any
     verbose: bool = True # say which preset cut `segment` uses
     prior: torch.Tensor|None = None # (B, h, w) the CLS token's attention to each patch at the objects preset's prior block (`foreground`); None without a CLS token
+    spread: tuple|None = None # per image, how widely the CLS token looks at the photos preset's spread block (`objects.attention_spread`): `segment`'s object / scene switch
     spec: dict|None = None # what the file records of the model, for `load`'s checks: depth, weights' dtype, patch, input size (`_spec`)
 
     @property
@@ -426,6 +446,7 @@ class Maps(Result):
 
     def _state(self) -> tuple:
         meta = self._made_meta() | dict(grid=list(self.grid), sizes=[list(s) for s in self.sizes], mean=list(self.mean), std=list(self.std))
+        if self.spread is not None: meta |= dict(spread=[float(v) for v in self.spread])
         arrays = dict(grid_maps=_np(self.grid_maps), tokens=self.tokens.numpy(), images=_np(self.images))
         return arrays | ({} if self.prior is None else dict(prior=_np(self.prior))), meta
 
@@ -437,7 +458,7 @@ class Maps(Result):
         if spec is None and d['grid_maps'].dtype == np.float16 and s.dtype in ('float32', 'tf32'): s = s.replace(dtype='float16')  # files from before the spec said float32 of a float16 model's maps
         return cls(back(d['grid_maps']), torch.from_numpy(d['tokens']), tuple(int(v) for v in m['grid']), back(d['images']), [tuple(z) for z in m['sizes']],
                    s, m['model'], tuple(m['mean']), tuple(m['std']), _preset_of(m.get('preset')),
-                   prior=torch.from_numpy(d['prior']) if 'prior' in d else None, spec=spec)
+                   prior=torch.from_numpy(d['prior']) if 'prior' in d else None, spread=tuple(m['spread']) if 'spread' in m else None, spec=spec)
 
 
 # %% ../nbs/10_api.ipynb #0c561921
@@ -460,7 +481,7 @@ class Segmentation(OfMaps):
     maps: Maps
     token_clusters: list # per image, (T,) cluster id of each token
     linkage: list # per image, the scipy linkage matrix of its token maps
-    cut: dict # {'k': ...} or {'zeta': ...}
+    cut: dict # {'k': ...} or {'zeta': ...}; the no-domain cut adds objects_below, object (per image: split into object and background?) and the 'prior' rule's settings
 
     def _how(self) -> dict: return dict(self.cut)
     @property
@@ -472,8 +493,11 @@ class Segmentation(OfMaps):
     def __repr__(self): return f"Segmentation({len(self.maps)} image(s), segments {self.n_segments}; {self._made()})"
 
     def labels_at(self, i:int=0, size:tuple|None=None) -> torch.Tensor:
-        "(H, W) cluster ids of image `i` at `size` (default: its original size): eq. 6–7 evaluated at that resolution."
-        return segment_from_clusters(self.maps.grid_maps[i], self.token_clusters[i], size=size or tuple(self.maps.sizes[i]))
+        "(H, W) cluster ids of image `i` at `size` (default: its original size): eq. 6–7 evaluated at that resolution, or the object (1) and background (0)."
+        size = size or tuple(self.maps.sizes[i])
+        split = self.cut.get('object')
+        if split and split[i]: return object_split(self.maps.grid_maps[i], self.maps.prior[i], size, **self.cut['prior'])
+        return segment_from_clusters(self.maps.grid_maps[i], self.token_clusters[i], size=size)
 
     def show(self, i:int|None=None):
         "Each image (or image `i`) with its segments overlaid, and their count."
@@ -529,23 +553,36 @@ class Segmentation(OfMaps):
             total.add(pred, g); per.append(SegScore(n_classes, tuple(ignore)).add(pred, g).per_image()['miou'])
         return dict(per_image=total.per_image(), dataset=total.dataset(), miou_each=per)
 
+SPLIT_KEYS = ('objects_below', 'object', 'prior')  # what a cut that splits object photos into object and background records beside its ζ
+
 def _segment(self:Maps, k:int|str|None=None, zeta:float|None=None, # the cut: clusters per image ('auto': chosen per image), or a distance; neither: the preset's
              metric:str='cosine', method:str='average') -> Segmentation:
-    "Cluster each image's token maps and label every pixel (eq. 6–7)."
+    "Cluster each image's token maps and label every pixel (eq. 6–7); with no cut, the preset's, which may split an object photo into object and background."
     if len(self.tokens) != self.grid[0] * self.grid[1]: raise ValueError(
         f"segmentation needs every token's map, and these are {len(self.tokens)} of {self.grid[0] * self.grid[1]}: call .maps(x) without tokens")
+    below = None
     if k is None and zeta is None:
         pre = self.preset or preset('vision', objective=self.objective if self.objective in ('sum', 'energy') else None)
-        k, zeta = pre.k, pre.zeta
-        if self.verbose: say(f"cut {f'k {k}' if k is not None else f'at ζ {zeta}'} (preset '{pre.kind}/{pre.domain}', chosen by {pre.source} on {pre.split})")
+        k, zeta, below = pre.k, pre.zeta, pre.objects_below
+        if self.verbose: say(f"cut {pre.cut} (preset '{pre.kind}/{pre.domain}', chosen by {pre.source} on {pre.split})")
+        if below is not None and (self.prior is None or self.spread is None):
+            if self.verbose: say("these maps carry no CLS attention (a model without a CLS token, or a file saved before it was kept): every image is cut at "
+                                 f"{pre.cut.split(',')[0]}")
+            below = None
     check_cut(k, zeta, len(self.tokens), metric)
     Z = [token_linkage(g, metric, method) for g in self.grid_maps]
     labs = [cluster_tokens(g, k, zeta, metric, method, Z=z) for g, z in zip(self.grid_maps, Z)]
-    return Segmentation(self, labs, Z, dict(k=k) if k is not None else dict(zeta=zeta))
+    cut = dict(k=k) if k is not None else dict(zeta=zeta)
+    if below is None: return Segmentation(self, labs, Z, cut)
+    o = preset('vision', 'objects')
+    rule = dict(k=o.fg_k, c=o.fg_c, method=o.fg_method, bound=o.fg_bound)
+    split = [bool(v <= below) for v in self.spread]
+    labs = [object_split(g, p, **rule).flatten() if s else l for g, p, s, l in zip(self.grid_maps, self.prior, split, labs)]
+    return Segmentation(self, labs, Z, cut | dict(objects_below=below, object=split, prior=rule))
 Maps.segment = _segment
 
 # %% ../nbs/10_api.ipynb #c001oa
-from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES
+from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES, object_split
 
 @dataclass(repr=False)
 class ObjectMask(OfMaps):
