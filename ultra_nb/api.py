@@ -132,7 +132,7 @@ class ULTra:
                  block:int|None=None, # 0-based block, negative from the end; None: the preset's
                  objective=None, # 'sum' (ULTra_S), 'energy' (ULTra_E), a trained `UltraW`; text also 'sum_nomassive' / 'logprob'; None: the preset's
                  device=None, # where to compute; None: where the model's weights are
-                 domain:str|None=None, # which preset to use ('photos', 'street', 'objects'); None: the kind's default (images: 'photos', cut k='auto')
+                 domain:str|None=None, # which preset to use ('photos', 'street', 'objects'); None: the kind's default (images: 'photos', object / background or ζ per image)
                  cache=None, # None / False: no cache; True: the default folder ($ULTRA_NB_CACHE); a folder path; or a `MapCache`
                  budget_mb:float=BUDGET_MB, # memory for one batch of targets (see `ultra_rows`)
                  verbose:bool=True, # print the preset used when the block or cut comes from it
