@@ -499,6 +499,12 @@ class Segmentation(OfMaps):
         if split and split[i]: return object_split(self.maps.grid_maps[i], self.maps.prior[i], size, **self.cut['prior'])
         return segment_from_clusters(self.maps.grid_maps[i], self.token_clusters[i], size=size)
 
+    def cut_words(self, i:int=0) -> str:
+        "How image `i` was cut, in words: 'zeta 0.65', 'k 3' or 'object / background'."
+        split = self.cut.get('object')
+        if split and split[i]: return 'object / background'
+        return ', '.join(f'{k} {v}' for k, v in self.cut.items() if k not in SPLIT_KEYS)
+
     def show(self, i:int|None=None):
         "Each image (or image `i`) with its segments overlaid, and their count."
         import matplotlib.pyplot as plt
@@ -507,7 +513,7 @@ class Segmentation(OfMaps):
         for ax, j in zip(axs[0], idx):
             seg = self.labels_at(j, tuple(self.maps.images.shape[-2:])).numpy()
             ax.imshow(overlay(self.maps.rgb(j), seg)); ax.axis('off')
-            ax.set_title(f"{len(np.unique(seg))} segments, {', '.join(f'{k} {v}' for k, v in self.cut.items())}", fontsize=9)
+            ax.set_title(f"{len(np.unique(seg))} segments, {self.cut_words(j)}", fontsize=9)
         fig.tight_layout()
         return fig
 
