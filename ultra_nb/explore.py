@@ -182,8 +182,9 @@ def _fit_grid(self:Explorer, m):
     self._hold = True
     self.row.max, self.col.max, self.k.max = h - 1, w - 1, min(self.k.max, h * w)
     self.row.value, self.col.value = h // 2, w // 2
-    if not self._cut_given:  # the api's cut, shown as a height on the ζ slider (an automatic cut: midway in its step)
-        s = m.segment()
+    s = m.segment()  # the api's cut: where the slider starts unless a cut was given, and whether it splits this photo
+    self.split = bool((s.cut.get('object') or [False])[0])
+    if not self._cut_given:  # shown as a height on the ζ slider (an automatic cut: midway in its step)
         z = s.cut['zeta'] if 'zeta' in s.cut else cut_height(s.linkage[0], len(np.unique(s.token_clusters[0])))
         self.zeta.min, self.zeta.value = min(self.zeta.min, z), z
     self._hold = False
@@ -202,7 +203,8 @@ def _refresh(self:Explorer, token=True, cut=True):
     self.display_s = time.perf_counter() - t - (self.maps_s or 0)
     how = 'kept from before' if self.maps_s is None else f'computed in {self.maps_s:.2f} s'
     self.status.value = (f'{self.objective.value}, block {self.block.value}: maps of all {len(self._up)} tokens {how}; '
-                         f'display {1000 * self.display_s:.0f} ms')
+                         f'display {1000 * self.display_s:.0f} ms' + ('; with no cut given, segment() splits this photo into object / background '
+                                                                     '(its CLS attention gathers): the slider shows the cuts of the dendrogram' if self.split else ''))
 
 def _draw_token(self:Explorer, m):
     r, c = self.row.value, self.col.value
