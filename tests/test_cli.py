@@ -21,6 +21,20 @@ def test_segment_real_image(shared, tmp_path):
     again = ultra_nb('segment', img, '--model', 'deit_tiny_patch16_224', '--out', tmp_path, ULTRA_NB_WEIGHTS=shared / 'models')
     assert again.returncode == 2 and 'exists' in again.stderr and '--overwrite' in again.stderr
 
+def test_segment_default_splits_an_object_photo(shared, tmp_path):
+    "No cut given: the horse photo (its CLS attention gathers) comes out as object / background, the street as many segments; as the api does."
+    horse, street = shared / 'data/weizmann-horse/images/horse009.jpg', sorted((shared / 'data/camvid-val/images').glob('*.png'))[0]
+    r = ultra_nb('segment', horse, street, '--model', 'deit_tiny_patch16_224', '--out', tmp_path, ULTRA_NB_WEIGHTS=shared / 'models')
+    assert r.returncode == 0, r.stderr
+    lines = {l.split(':')[0]: l for l in r.stdout.splitlines() if 'segments' in l}
+    assert '2 segments (object / background' in lines[str(horse)] and 'object / background' not in lines[str(street)], r.stdout
+    seg = np.array(Image.open(tmp_path / 'horse009_segmentation.png'))
+    from ultra_nb import ULTra
+    from ultra_nb.models import load_timm
+    m = ULTra(load_timm('deit_tiny_patch16_224', shared / 'models/deit_tiny_patch16_224.pth'), verbose=False).maps(horse)
+    assert (seg == m.segment().labels_at(0).numpy()).all() and set(np.unique(seg)) == {0, 1}
+    assert len(np.unique(np.array(Image.open(tmp_path / f'{street.stem}_segmentation.png')))) > 5
+
 def test_maps_real_image_uses_the_preset(shared, tmp_path):
     img = shared / 'data/voc2012-val-14/JPEGImages/vainf_0060.jpg'
     r = ultra_nb('maps', img, '--model', 'deit_tiny_patch16_224', '--checkpoint', shared / 'models/deit_tiny_patch16_224.pth', '--out', tmp_path)
