@@ -695,12 +695,16 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
     if rule in thresholded and tau is None: tau = pre.fg_tau
     if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
     kw = dict(k=pre.fg_k, c=pre.fg_c, method=pre.fg_method, bound=pre.fg_bound) if rule == 'prior' else {}
+    strict = rule == 'prior' and pre.cluttered_above is not None and self.spread is not None
+    cluttered = [bool(v > pre.cluttered_above) for v in self.spread] if strict else [False] * len(self)  # a stricter bar where the attention spreads
     masks, soft = [], []
     for j, (g, size) in enumerate(zip(self.grid_maps, self.sizes)):
-        score = foreground_map(g, rule, tau, prior=self.prior[j] if rule == 'prior' else None, **kw)
+        c = dict(c=pre.fg_c_cluttered) if cluttered[j] else {}
+        score = foreground_map(g, rule, tau, prior=self.prior[j] if rule == 'prior' else None, **(kw | c))
         m, s = foreground_mask(score, rule, tuple(size), tau)
         masks.append(m.cpu().numpy()); soft.append(s.cpu().numpy())
     how = dict(rule=rule) | (dict(tau=tau) if rule in thresholded else {}) | (kw | dict(prior_block=pre.prior_block) if rule == 'prior' else {})
+    if strict: how |= dict(c_cluttered=pre.fg_c_cluttered, cluttered_above=pre.cluttered_above, cluttered=cluttered)
     return ObjectMask(self, masks, soft, how)
 Maps.foreground = _foreground
 

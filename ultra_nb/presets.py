@@ -37,6 +37,8 @@ class Preset:
     fg_bound: float|None = None # rule 'prior': the object stays inside the fewest patches holding this share of the CLS attention
     objects_below: float|None = None # vision, no domain: an image whose CLS attention spreads at most this much (`objects.attention_spread`) is cut into object and background
     spread_block: int|None = None # the block whose CLS attention that spread is measured at
+    cluttered_above: float|None = None # rule 'prior': where the CLS attention spreads more than this (a cluttered frame) ...
+    fg_c_cluttered: float|None = None # ... a cluster is object only when its mean prior exceeds this times the image's
 
     def block_for(self, n_blocks:int) -> int:
         "This preset's block on a model with `n_blocks` blocks (same relative depth)."
@@ -92,7 +94,8 @@ def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)
 _OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-12-07',
                 split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 40 + 40 images, maps of block 7 (the default maps\' block)')
 PRESETS.append(Preset('vision', 'objects', block=7, n_blocks=12, objective='sum', zeta=0.7, tau=0.1, foreground='prior', fg_tau=0.1,
-                      prior_block=9, fg_k=30, fg_c=0.75, fg_method='ward', fg_bound=0.95, **_OBJECTS))
+                      prior_block=9, fg_k=30, fg_c=0.75, fg_method='ward', fg_bound=0.95,
+                      cluttered_above=0.86, fg_c_cluttered=1.0, **_OBJECTS))
 
 # %% ../nbs/07_presets.ipynb #c004op
 _PHOTOS = dict(backbone='deit_tiny_patch16_224', source='python bench/defaults.py select', date='2026-12-07',
