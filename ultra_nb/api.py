@@ -571,9 +571,11 @@ def _segment(self:Maps, k:int|str|None=None, zeta:float|None=None, # the cut: cl
         pre = self.preset or preset('vision', objective=self.objective if self.objective in ('sum', 'energy') else None)
         k, zeta, below = pre.k, pre.zeta, pre.objects_below
         if self.verbose: say(f"cut {pre.cut} (preset '{pre.kind}/{pre.domain}', chosen by {pre.source} on {pre.split})")
-        if below is not None and (self.prior is None or self.spread is None):
-            if self.verbose: say("these maps carry no CLS attention (a model without a CLS token, or a file saved before it was kept): every image is cut at "
-                                 f"{pre.cut.split(',')[0]}")
+        why = (None if below is None else "these maps carry no CLS attention (a model without a CLS token, or a file saved before it was kept)"
+               if self.prior is None or self.spread is None else f"the object / scene switch was measured on {pre.backbone}, and {self.model}'s CLS "
+               "attention may spread differently" if self.model != pre.backbone else None)
+        if why:
+            if self.verbose: say(f"{why}: every image is cut at {pre.cut.split(',')[0]} (for the object in a photo, use .foreground())")
             below = None
     check_cut(k, zeta, len(self.tokens), metric)
     Z = [token_linkage(g, metric, method) for g in self.grid_maps]
@@ -695,7 +697,7 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
     if rule in thresholded and tau is None: tau = pre.fg_tau
     if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
     kw = dict(k=pre.fg_k, c=pre.fg_c, method=pre.fg_method, bound=pre.fg_bound) if rule == 'prior' else {}
-    strict = rule == 'prior' and pre.cluttered_above is not None and self.spread is not None
+    strict = rule == 'prior' and pre.cluttered_above is not None and self.spread is not None and self.model == pre.backbone  # measured there only
     cluttered = [bool(v > pre.cluttered_above) for v in self.spread] if strict else [False] * len(self)  # a stricter bar where the attention spreads
     masks, soft = [], []
     for j, (g, size) in enumerate(zip(self.grid_maps, self.sizes)):
