@@ -571,11 +571,13 @@ def _segment(self:Maps, k:int|str|None=None, zeta:float|None=None, # the cut: cl
         pre = self.preset or preset('vision', objective=self.objective if self.objective in ('sum', 'energy') else None)
         k, zeta, below = pre.k, pre.zeta, pre.objects_below
         if self.verbose: say(f"cut {pre.cut} (preset '{pre.kind}/{pre.domain}', chosen by {pre.source} on {pre.split})")
-        why = (None if below is None else "these maps carry no CLS attention (a model without a CLS token, or a file saved before it was kept)"
-               if self.prior is None or self.spread is None else f"the object / scene switch was measured on {pre.backbone}, and {self.model}'s CLS "
-               "attention may spread differently" if self.model != pre.backbone else None)
+        why = None
+        if below is not None and (self.prior is None or self.spread is None):
+            why = "these maps carry no CLS attention (a model without a CLS token, or a file saved before it was kept)"
+        elif below is not None and self.model != pre.backbone:
+            why = f"the object / scene switch was measured on {pre.backbone}, and {self.model}'s CLS attention may spread differently"
         if why:
-            if self.verbose: say(f"{why}: every image is cut at {pre.cut.split(',')[0]} (for the object in a photo, use .foreground())")
+            if self.verbose: say(f"{why}: every image is cut at {f'ζ {zeta}' if zeta is not None else f'k {k}'} (for the object in a photo, use .foreground())")
             below = None
     check_cut(k, zeta, len(self.tokens), metric)
     Z = [token_linkage(g, metric, method) for g in self.grid_maps]
