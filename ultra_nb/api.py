@@ -576,6 +576,8 @@ def _segment(self:Maps, k:int|str|None=None, zeta:float|None=None, # the cut: cl
             why = "these maps carry no CLS attention (a model without a CLS token, or a file saved before it was kept)"
         elif below is not None and self.model != pre.backbone:
             why = f"the object / scene switch was measured on {pre.backbone}, and {self.model}'s CLS attention may spread differently"
+        elif below is not None and self.objective != pre.objective:
+            why = f"the object / scene switch was measured on maps of the objective {pre.objective!r}, and these are {self.objective!r}"
         if why:
             if self.verbose: say(f"{why}: every image is cut at {f'ζ {zeta}' if zeta is not None else f'k {k}'} (for the object in a photo, use .foreground())")
             below = None
