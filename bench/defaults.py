@@ -55,11 +55,11 @@ def features(sets, name, i) -> dict:
     p = AC.OUT / 'scores' / name / f'{i}_feat.pt'
     if p.exists(): return torch.load(p, weights_only=False)
     pre, x = preset('vision', 'objects'), image_x(sets, name, i)
-    att = cls_attention(sets.model, x, pre.prior_block)[0].double()
+    att, last = (a[0].double() for a in cls_attention(sets.model, x, (pre.prior_block, -1)))
     G = sets.maps(name, i, 7)
     gt, n_classes, ignore = sets.label(name, i)
     lab = object_split(G, att, gt.shape, k=pre.fg_k, c=pre.fg_c, method=pre.fg_method, bound=pre.fg_bound)
-    out = dict(spread=attention_spread(att), spread_last=attention_spread(cls_attention(sets.model, x, -1)[0]), **classifier(sets.model, x),
+    out = dict(spread=attention_spread(att), spread_last=attention_spread(last), **classifier(sets.model, x),
                object_share=float(lab.double().mean()), split=image_score(lab.numpy(), gt, n_classes, ignore))
     p.parent.mkdir(parents=True, exist_ok=True); torch.save(out, p)
     return out

@@ -194,26 +194,19 @@ def _maps(self:ULTra, x, tokens=None, block:int|None=None):
     m = (self.cache.get_or_compute(self.model, x, compute, block=s.block, objective=objective, tokens=t, size='grid', normalize=False,
                                        shape=(len(x), len(t), *grid), **({} if s.dtype == 'float32' else dict(dtype=s.dtype)))
          if self.cache is not None else compute())
+    prior, spread = self._attention(x, grid) if len(t) == grid[0] * grid[1] else (None, None)  # `foreground` and `segment` need every token's map: no pass for a few
     return Maps(m, t, grid, x, sizes, s, self.fam.name, tuple(self.fam.mean), tuple(self.fam.std),
-                self.preset if self.from_preset and s.block == self.block else None, self.verbose,
-                prior=self._prior(x, grid) if len(t) == grid[0] * grid[1] else None,  # `foreground` needs every token's map: no forward pass for a few
-                spread=self._spread(x) if len(t) == grid[0] * grid[1] else None, spec=self.spec)
+                self.preset if self.from_preset and s.block == self.block else None, self.verbose, prior=prior, spread=spread, spec=self.spec)
 
-def _prior(self:ULTra, x, grid) -> torch.Tensor|None:
-    "(B, h, w) the CLS token's attention to each patch at the objects preset's prior block (one forward pass), or None without a CLS token."
-    from ultra_nb.objects import cls_attention
-    pre = preset('vision', 'objects')
-    a = cls_attention(self.model, x, pre.scaled(pre.prior_block, self.n_blocks)) if pre.prior_block is not None else None
-    return None if a is None else a.reshape(len(x), *grid).float().cpu()
-ULTra._prior = _prior
-
-def _spread(self:ULTra, x) -> tuple|None:
-    "Per image, how widely the CLS token looks at the photos preset's spread block (one forward pass), or None without a CLS token."
+def _attention(self:ULTra, x, grid) -> tuple:
+    """From one forward pass without gradients, per image: the CLS token's attention to each patch at the objects preset's prior block
+    ((B, h, w), `foreground`'s prior) and how widely it looks at the photos preset's spread block (`segment`'s switch); (None, None) without a CLS token."""
     from ultra_nb.objects import cls_attention, attention_spread
-    pre = preset('vision', 'photos')
-    a = cls_attention(self.model, x, pre.scaled(pre.spread_block, self.n_blocks)) if pre.spread_block is not None else None
-    return None if a is None else tuple(attention_spread(r) for r in a.float().cpu())
-ULTra._spread = _spread
+    o, ph = preset('vision', 'objects'), preset('vision', 'photos')
+    a = cls_attention(self.model, x, (o.scaled(o.prior_block, self.n_blocks), ph.scaled(ph.spread_block, self.n_blocks)))
+    if a is None: return None, None
+    return a[0].reshape(len(x), *grid).float().cpu(), tuple(attention_spread(r) for r in a[1].float().cpu())
+ULTra._attention = _attention
 ULTra.maps = _maps
 
 # %% ../nbs/10_api.ipynb #7163b1c4

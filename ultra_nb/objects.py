@@ -76,14 +76,17 @@ FG_RULES = ('prior', 'seed', 'ncut', 'mass', 'cut2')
 
 def cls_attention(model, # a vision model with a CLS token (any family `capture` knows)
                   x:torch.Tensor, # images (B, 3, H, W), checked by the family
-                  block:int=-1 # 0-based block, negative from the end
-                 ) -> torch.Tensor|None: # (B, P) head-mean attention of the CLS token to each patch; None without a CLS token
-    "The CLS token's attention to the patches in one block, from one forward pass without gradients (the 'prior' rule's prior)."
+                  block:int|tuple=-1 # 0-based block, negative from the end; a tuple of blocks: one (B, P) per block, from the same pass
+                 ) -> torch.Tensor|tuple|None: # (B, P) head-mean attention of the CLS token to each patch; None without a CLS token
+    "The CLS token's attention to the patches in one block (or several), from one forward pass without gradients (the 'prior' rule's prior)."
     from ultra_nb.hooks import capture
     with capture(model) as cap, torch.no_grad():
         if cap.prefix < 1: return None
-        tr = cap(x, upto=block % len(cap.fam.blocks()))
-        return tr.attns[-1].detach().mean(1)[:, 0, cap.prefix:]
+        n = len(cap.fam.blocks())
+        bs = [b % n for b in (block if isinstance(block, tuple) else (block,))]
+        tr = cap(x, upto=max(bs))
+        out = tuple(tr.attns[b].detach().mean(1)[:, 0, cap.prefix:] for b in bs)
+        return out if isinstance(block, tuple) else out[0]
 
 def prior_share(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
                 prior:torch.Tensor, # (h, w) or (T,) a non-negative prior per token, e.g. `cls_attention`
