@@ -58,7 +58,7 @@ def features(sets, name, i) -> dict:
     att, last = (a[0].double() for a in cls_attention(sets.model, x, (pre.prior_block, -1)))
     G = sets.maps(name, i, 7)
     gt, n_classes, ignore = sets.label(name, i)
-    lab = object_split(G, att, gt.shape, k=pre.fg_k, c=pre.fg_c, method=pre.fg_method, bound=pre.fg_bound)
+    lab = object_split(G, att, gt.shape, **pre.prior_kw)
     out = dict(spread=attention_spread(att), spread_last=attention_spread(last), **classifier(sets.model, x),
                object_share=float(lab.double().mean()), split=image_score(lab.numpy(), gt, n_classes, ignore))
     p.parent.mkdir(parents=True, exist_ok=True); torch.save(out, p)

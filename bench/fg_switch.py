@@ -28,7 +28,7 @@ STRICT = {'c 1.0': dict(c=1.0), 'c 1.5': dict(c=1.5), 'bound 0.9': dict(bound=0.
 def image_ious(sets, model, fam, name, i, ip, mp) -> dict:
     "{rule: IoU} of one image: the rule as it is, each stricter variant, CLS-mass (block 9, ξ 0.8, its tune-chosen setting); and the spread."
     pre = preset('vision', 'objects')
-    base = dict(k=pre.fg_k, c=pre.fg_c, method=pre.fg_method, bound=pre.fg_bound)
+    base = pre.prior_kw
     gt, valid = O.ground_truth(name, mp); size = gt.shape
     G = torch.load(O.map_path(name, i, 7)).double()
     a = cls_attention(model, as_images(ip, fam)[0], pre.prior_block)[0].double()

@@ -579,8 +579,7 @@ def _segment(self:Maps, k:int|str|None=None, zeta:float|None=None, # the cut: cl
     labs = [cluster_tokens(g, k, zeta, metric, method, Z=z) for g, z in zip(self.grid_maps, Z)]
     cut = dict(k=k) if k is not None else dict(zeta=zeta)
     if below is None: return Segmentation(self, labs, Z, cut)
-    o = preset('vision', 'objects')
-    rule = dict(k=o.fg_k, c=o.fg_c, method=o.fg_method, bound=o.fg_bound)
+    rule = preset('vision', 'objects').prior_kw
     split = [bool(v <= below) for v in self.spread]
     labs = [object_split(g, p, **rule).flatten() if s else l for g, p, s, l in zip(self.grid_maps, self.prior, split, labs)]
     return Segmentation(self, labs, Z, cut | dict(objects_below=below, object=split, prior=rule))
@@ -693,7 +692,7 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
         "before it was kept): use rule='seed', or compute the maps again")
     if rule in thresholded and tau is None: tau = pre.fg_tau
     if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
-    kw = dict(k=pre.fg_k, c=pre.fg_c, method=pre.fg_method, bound=pre.fg_bound) if rule == 'prior' else {}
+    kw = pre.prior_kw if rule == 'prior' else {}
     strict = rule == 'prior' and pre.cluttered_above is not None and self.spread is not None and self.model == pre.backbone  # measured there only
     cluttered = [bool(v > pre.cluttered_above) for v in self.spread] if strict else [False] * len(self)  # a stricter bar where the attention spreads
     masks, soft = [], []

@@ -40,6 +40,10 @@ class Preset:
     cluttered_above: float|None = None # rule 'prior': where the CLS attention spreads more than this (a cluttered frame) ...
     fg_c_cluttered: float|None = None # ... a cluster is object only when its mean prior exceeds this times the image's
 
+    @property
+    def prior_kw(self) -> dict:
+        "The 'prior' rule's settings as `objects.prior_share` and `objects.object_split` take them."
+        return dict(k=self.fg_k, c=self.fg_c, method=self.fg_method, bound=self.fg_bound)
     def block_for(self, n_blocks:int) -> int:
         "This preset's block on a model with `n_blocks` blocks (same relative depth)."
         return self.scaled(self.block, n_blocks)
