@@ -488,14 +488,15 @@ class Segmentation(OfMaps):
     def labels_at(self, i:int=0, size:tuple|None=None) -> torch.Tensor:
         "(H, W) cluster ids of image `i` at `size` (default: its original size): eq. 6–7 evaluated at that resolution, or the object (1) and background (0)."
         size = size or tuple(self.maps.sizes[i])
-        split = self.cut.get('object')
-        if split and split[i]: return object_split(self.maps.grid_maps[i], self.maps.prior[i], size, **self.cut['prior'])
+        if self.is_split(i): return object_split(self.maps.grid_maps[i], self.maps.prior[i], size, **self.cut['prior'])
         return segment_from_clusters(self.maps.grid_maps[i], self.token_clusters[i], size=size)
 
+    def is_split(self, i:int=0) -> bool:
+        "Whether image `i` was split into object and background (the no-domain cut, where its CLS attention gathers)."
+        return bool((self.cut.get('object') or [False] * (i + 1))[i])
     def cut_words(self, i:int=0) -> str:
         "How image `i` was cut, in words: 'zeta 0.65', 'k 3' or 'object / background'."
-        split = self.cut.get('object')
-        if split and split[i]: return 'object / background'
+        if self.is_split(i): return 'object / background'
         return ', '.join(f'{k} {v}' for k, v in self.cut.items() if k not in SPLIT_KEYS)
 
     def show(self, i:int|None=None):

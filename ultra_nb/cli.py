@@ -314,7 +314,7 @@ def cmd_segment(a):
         atomic(out / f'{p.stem}_segmentation.png', lambda t: s.save(t, overwrite=True))
         atomic(out / f'{p.stem}_overlay.png', lambda t: Image.fromarray((0.5 * rgb + 0.5 * palette()[seg % 20]).astype(np.uint8)).save(t))
         atomic(out / f'{p.stem}_maps.npz', lambda t: m.save(t, overwrite=True))
-        how = ' (object / background: the CLS attention gathers)' if (s.cut.get('object') or [False])[0] else ''
+        how = ' (object / background: the CLS attention gathers)' if s.is_split(0) else ''
         print(f"{p}: {len(np.unique(seg))} segments{how} -> {out / p.stem}_{{segmentation,overlay}}.png, _maps.npz")
     _batch(a, 'segment', ('_segmentation.png', '_overlay.png', '_maps.npz'), one)
 

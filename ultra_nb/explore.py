@@ -183,7 +183,7 @@ def _fit_grid(self:Explorer, m):
     self.row.max, self.col.max, self.k.max = h - 1, w - 1, min(self.k.max, h * w)
     self.row.value, self.col.value = h // 2, w // 2
     s = m.segment()  # the api's cut: where the slider starts unless a cut was given, and whether it splits this photo
-    self.split = bool((s.cut.get('object') or [False])[0])
+    self.split = s.is_split(0)
     if not self._cut_given:  # shown as a height on the ζ slider (an automatic cut: midway in its step)
         z = s.cut['zeta'] if 'zeta' in s.cut else cut_height(s.linkage[0], len(np.unique(s.token_clusters[0])))
         self.zeta.min, self.zeta.value = min(self.zeta.min, z), z
