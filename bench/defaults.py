@@ -66,6 +66,11 @@ def features(sets, name, i) -> dict:
 
 CUTS = ('zeta 0.6', 'zeta 0.65', 'zeta 0.7', 'auto', 'k12')  # the scene cuts a switch may send spread images to
 
+def cut_result(res, c:str) -> dict:
+    "The `image_score` of one of CUTS from an image's cut scores (`auto_cut.scores`)."
+    if c.startswith('zeta'): return res[('zeta', float(c.split()[1]))]
+    return res[12] if c == 'k12' else AC.cut_score(res, ('auto', 'ratio', 3, 12))
+
 def rows(sets) -> list:
     "One row per selection image: the switch features, and the U.mIoU (%) of each cut and of the object / background split."
     out = []
@@ -74,10 +79,8 @@ def rows(sets) -> list:
             if not sets.has(name, i, 7): continue
             res, f = AC.scores(sets, name, i, 7), features(sets, name, i)
             out.append(dict(set=name, id=i, **{k: f[k] for k in FEATURES}, split=100 * f['split']['miou'], split_n=f['split']['n'],
-                            own=100 * AC.cut_score(res, OWN[name])['miou'], auto=100 * AC.cut_score(res, ('auto', 'ratio', 3, 12))['miou'],
-                            k12=100 * res[12]['miou'], **{f'zeta {z}': 100 * res[('zeta', z)]['miou'] for z in (0.6, 0.65, 0.7)},
-                            **{f'{c} n': (res[('zeta', float(c.split()[1]))] if c.startswith('zeta') else res[12] if c == 'k12'
-                                          else AC.cut_score(res, ('auto', 'ratio', 3, 12)))['n'] for c in CUTS}))
+                            own=100 * AC.cut_score(res, OWN[name])['miou'], **{c: 100 * cut_result(res, c)['miou'] for c in CUTS},
+                            **{f'{c} n': cut_result(res, c)['n'] for c in CUTS}))
     return out
 
 def stage_maps(args):
@@ -156,8 +159,12 @@ bname = lambda m, cut: f"baseline {m}, " + ', '.join(f'{k} {v}' for k, v in cut.
 def default_row(f:dict, res:dict) -> dict:
     "The package's no-domain segmentation of one image, as `Maps.segment()` makes it: the object / background split where the spread is low, else ζ."
     p = preset('vision'); assert p.domain == 'photos' and p.block == 7 and p.objects_below is not None, p
-    key = {b: f for f, b in ADOPTABLE.items()}[p.spread_block]
-    return f['split'] if f[key] <= p.objects_below else res[('zeta', p.zeta)]
+    return f['split'] if splits(f) else res[('zeta', p.zeta)]
+
+def splits(f:dict) -> bool:
+    "Whether the package's no-domain default splits this image: its spread, at the photos preset's block, at or below the threshold."
+    p = preset('vision')
+    return f[{b: k for k, b in ADOPTABLE.items()}[p.spread_block]] <= p.objects_below
 
 def baseline_scores(sets, name, i) -> dict:
     "`image_score` of every baseline in BASELINES on one image, cached beside the cut scores."
@@ -207,9 +214,8 @@ def report(args):
                                  miou_lo=round(Sm[lab]['miou_ci'][0], 2), miou_hi=round(Sm[lab]['miou_ci'][1], 2),
                                  diff=None if d is None else round(d['diff'], 2), diff_lo=None if d is None else round(d['lo'], 2),
                                  diff_hi=None if d is None else round(d['hi'], 2)))
-        p = preset('vision'); key = {b: f for f, b in ADOPTABLE.items()}[p.spread_block]
-        n_split = sum(features(sets, name, i)[key] <= p.objects_below for i in ids)
-        L += ['', f'The default split {n_split} of {len(ids)} images into object and background and cut the rest at ζ {p.zeta}.', '']
+        n_split = sum(splits(features(sets, name, i)) for i in ids)
+        L += ['', f"The default split {n_split} of {len(ids)} images into object and background and cut the rest at ζ {preset('vision').zeta}.", '']
     L.append(f'Scoring took {time.time() - t0:.0f} s.')
     S.save('defaults_report', csv_rows, L)
 
