@@ -52,15 +52,15 @@ def features(sets, name, i) -> dict:
     """What a per-image switch can see of one image, and the object / background split's score, cached: the spread of the CLS token's
     attention (`objects.attention_spread`) at the objects preset's prior block (9, what `Maps.prior` holds) and at the last block, the
     classifier's confidence, and `image_score` of `objects.object_split` (the 'prior' rule's mask as two segments)."""
-    p = AC.OUT / 'scores' / name / f'{i}_feat.pt'
-    if p.exists(): return torch.load(p, weights_only=False)
-    pre, x = preset('vision', 'objects'), image_x(sets, name, i)
+    p, pre = AC.OUT / 'scores' / name / f'{i}_feat.pt', preset('vision', 'objects')
+    if p.exists() and (out := torch.load(p, weights_only=False)).get('rule') == pre.prior_kw: return out  # made with the rule as it is now
+    x = image_x(sets, name, i)
     att, last = (a[0].double() for a in cls_attention(sets.model, x, (pre.prior_block, -1)))
     G = sets.maps(name, i, 7)
     gt, n_classes, ignore = sets.label(name, i)
     lab = object_split(G, att, gt.shape, **pre.prior_kw)
     out = dict(spread=attention_spread(att), spread_last=attention_spread(last), **classifier(sets.model, x),
-               object_share=float(lab.double().mean()), split=image_score(lab.numpy(), gt, n_classes, ignore))
+               object_share=float(lab.double().mean()), split=image_score(lab.numpy(), gt, n_classes, ignore), rule=pre.prior_kw)
     p.parent.mkdir(parents=True, exist_ok=True); torch.save(out, p)
     return out
 

@@ -587,7 +587,7 @@ def _segment(self:Maps, k:int|str|None=None, zeta:float|None=None, # the cut: cl
 Maps.segment = _segment
 
 # %% ../nbs/10_api.ipynb #c001oa
-from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES, object_split
+from .objects import token_at, cell_token, select_mask, foreground_map, foreground_mask, binary_mask, fg_scores, FG_RULES, object_split, prior_object
 
 @dataclass(repr=False)
 class ObjectMask(OfMaps):
@@ -696,14 +696,17 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
     kw = pre.prior_kw if rule == 'prior' else {}
     strict = rule == 'prior' and pre.cluttered_above is not None and self.spread is not None and self.model == pre.backbone  # measured there only
     cluttered = [bool(v > pre.cluttered_above) for v in self.spread] if strict else [False] * len(self)  # a stricter bar where the attention spreads
-    masks, soft = [], []
+    masks, soft, fell = [], [], []
     for j, (g, size) in enumerate(zip(self.grid_maps, self.sizes)):
-        c = dict(c=pre.fg_c_cluttered) if cluttered[j] else {}
-        score = foreground_map(g, rule, tau, prior=self.prior[j] if rule == 'prior' else None, **(kw | c))
+        if rule == 'prior':  # the clusters' object, or the attention's own where they hold too little of its mass
+            score, held = prior_object(g, self.prior[j], **(kw | (dict(c=pre.fg_c_cluttered) if cluttered[j] else {})))
+            fell.append(kw['held'] is not None and held < kw['held'])
+        else: score = foreground_map(g, rule, tau)
         m, s = foreground_mask(score, rule, tuple(size), tau)
         masks.append(m.cpu().numpy()); soft.append(s.cpu().numpy())
     how = dict(rule=rule) | (dict(tau=tau) if rule in thresholded else {}) | (kw | dict(prior_block=pre.prior_block) if rule == 'prior' else {})
     if strict: how |= dict(c_cluttered=pre.fg_c_cluttered, cluttered_above=pre.cluttered_above, cluttered=cluttered)
+    if rule == 'prior' and kw['held'] is not None: how |= dict(fallback=fell)
     return ObjectMask(self, masks, soft, how)
 Maps.foreground = _foreground
 

@@ -11,8 +11,9 @@ from .cluster import minmax, cluster_tokens
 
 # %% auto #0
 __all__ = ['FG_RULES', 'token_at', 'cell_token', 'upsample', 'select_mask', 'border_share', 'fiedler', 'avoid_border',
-           'cls_attention', 'prior_share', 'seed_token', 'foreground_map', 'foreground_mask', 'attention_spread',
-           'object_split', 'patch_keys', 'tokencut', 'lost', 'dsm', 'binary_mask', 'fg_scores']
+           'cls_attention', 'prior_share', 'mass_score', 'prior_object', 'seed_token', 'foreground_map',
+           'foreground_mask', 'attention_spread', 'object_split', 'patch_keys', 'tokencut', 'lost', 'dsm',
+           'binary_mask', 'fg_scores']
 
 # %% ../nbs/02b_objects.ipynb #c006ob
 def token_at(yx, # (y, x): a pixel of the original image
@@ -114,6 +115,34 @@ def prior_share(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch toke
     inside[o[(v.cumsum(0) - v) < bound * v.sum()]] = True  # the patch that crosses the mass is inside
     return share * inside.reshape(h, w)
 
+def mass_score(prior:torch.Tensor, # (h, w) a non-negative prior per patch with some mass
+               mass:float=0.8 # the share of the prior's mass its object holds
+              ) -> torch.Tensor: # (h, w) in [0, 1]: > 0.5 on the fewest patches holding `mass` of the prior's mass
+    "The prior's own object (CLS-attention mass) as a 'prior'-rule score: the prior scaled so the threshold between its object and the rest is 0.5."
+    if not 0 < mass <= 1: raise ValueError(f"mass is a share of the prior's mass in (0, 1], got {mass!r}")
+    p = torch.as_tensor(prior, dtype=torch.float64)
+    if not torch.isfinite(p).all() or (p < 0).any() or p.sum() <= 0: raise ValueError("the prior must be non-negative and finite, with some mass")
+    v, o = p.flatten().sort(descending=True)
+    n = int(((v.cumsum(0) - v) < mass * v.sum()).sum())  # the patch that crosses the mass is inside
+    t = (v[n - 1] + v[n]) / 2 if n < len(v) else v[-1] / 2
+    s = (0.5 * p.flatten() / t.clamp_min(1e-300)).clamp(max=1)
+    s[o[:n]] = s[o[:n]].clamp_min(0.5 + 1e-6)  # a tie at the threshold stays inside
+    return s.reshape(p.shape)
+
+def prior_object(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
+                 prior:torch.Tensor, # (h, w) or (T,) a non-negative prior per token, e.g. `cls_attention`
+                 held:float|None=None, # where the clusters' object holds less than this share of the prior's mass, the two disagree: take the prior's own object (None: never)
+                 mass:float=0.8, # that object: the fewest patches holding this share of the prior's mass (`mass_score`)
+                 **kw # k, c, method, bound (`prior_share`)
+                ) -> tuple: # ((h, w) score, object > 0.5; the share of the prior's mass that the clusters' object holds)
+    "The 'prior' rule: ULTra's object clusters (`prior_share`), or the prior's own object where those clusters hold too little of its mass."
+    if held is not None and not 0 <= held <= 1: raise ValueError(f"held is a share of the prior's mass in [0, 1], got {held!r}")
+    share = prior_share(grid_maps, prior, **kw)
+    p = torch.as_tensor(prior, dtype=torch.float64).flatten()
+    q = float(p[share.flatten() > 0.5].sum() / p.sum().clamp_min(1e-300))
+    if held is None or q >= held: return share, q
+    return mass_score(p.reshape(share.shape), mass), q
+
 def seed_token(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
                tau:float, # each token's mask: its min-max scaled map >= tau
                border:float=0.05 # the largest share of border patches an object mask may cover
@@ -130,7 +159,7 @@ def foreground_map(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch t
                    rule:str='seed', # one of `FG_RULES`
                    tau:float|None=None, # 'seed': the threshold of each token's mask
                    prior:torch.Tensor|None=None, # 'prior': one number per token (`prior_share`)
-                   **kw # 'prior': k, c, method (`prior_share`)
+                   **kw # 'prior': k, c, method, bound, held, mass (`prior_object`)
                   ) -> torch.Tensor: # (h, w): higher is more object; 'ncut' > 0, 'cut2' and 'prior' > 0.5 is the object
     "Object discovery from the token maps alone: a score per patch (see the rules above)."
     if rule not in FG_RULES: raise ValueError(f"unknown foreground rule {rule!r}: use one of {FG_RULES}")
@@ -138,7 +167,7 @@ def foreground_map(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch t
     if T != h * w: raise ValueError(f"object discovery needs every token's map, and these are {T} of {h * w}: compute maps of all tokens")
     if rule == 'prior':
         if prior is None: raise ValueError("rule 'prior' chooses the object clusters by a prior per token: give prior= (e.g. `cls_attention`)")
-        return prior_share(grid_maps, prior, **kw)
+        return prior_object(grid_maps, prior, **kw)[0]
     if rule == 'seed':
         if tau is None: raise ValueError("rule 'seed' thresholds every token's map: give tau in [0, 1]")
         return grid_maps[seed_token(grid_maps, tau)].double()
@@ -177,10 +206,10 @@ def attention_spread(prior # (T,) or (h, w) a non-negative attention per patch, 
 def object_split(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
                  prior:torch.Tensor, # (h, w) or (T,) the prior per token (`cls_attention`)
                  size:tuple|None=None, # (H, W) of the labels; None: the patch grid
-                 **kw # k, c, method, bound (`prior_share`)
+                 **kw # k, c, method, bound, held, mass (`prior_object`)
                 ) -> torch.Tensor: # (h, w) or (H, W): 1 on the object, 0 on the background
     "Object and background as a two-segment segmentation: the 'prior' rule's mask (`foreground_mask`) as labels."
-    share = prior_share(grid_maps, prior, **kw)
+    share = prior_object(grid_maps, prior, **kw)[0]
     return (share if size is None else upsample(share, size)).gt(0.5).long()
 
 # %% ../nbs/02b_objects.ipynb #c022ob

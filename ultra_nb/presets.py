@@ -39,11 +39,13 @@ class Preset:
     spread_block: int|None = None # the block whose CLS attention that spread is measured at
     cluttered_above: float|None = None # rule 'prior': where the CLS attention spreads more than this (a cluttered frame) ...
     fg_c_cluttered: float|None = None # ... a cluster is object only when its mean prior exceeds this times the image's
+    fg_held: float|None = None # rule 'prior': where the object clusters hold less than this share of the CLS attention's mass ...
+    fg_mass: float|None = None # ... the object is the fewest patches holding this share of that attention instead (`objects.prior_object`)
 
     @property
     def prior_kw(self) -> dict:
-        "The 'prior' rule's settings as `objects.prior_share` and `objects.object_split` take them."
-        return dict(k=self.fg_k, c=self.fg_c, method=self.fg_method, bound=self.fg_bound)
+        "The 'prior' rule's settings as `objects.prior_object` and `objects.object_split` take them."
+        return dict(k=self.fg_k, c=self.fg_c, method=self.fg_method, bound=self.fg_bound, held=self.fg_held, mass=self.fg_mass)
     def block_for(self, n_blocks:int) -> int:
         "This preset's block on a model with `n_blocks` blocks (same relative depth)."
         return self.scaled(self.block, n_blocks)
@@ -95,11 +97,11 @@ def preset(kind:str, # 'vision' or 'text'
 def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)}")
 
 # %% ../nbs/07_presets.ipynb #c001op
-_OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select', date='2026-12-07',
+_OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select; python bench/fg_switch.py', date='2026-12-07',
                 split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 40 + 40 images, maps of block 7 (the default maps\' block)')
 PRESETS.append(Preset('vision', 'objects', block=7, n_blocks=12, objective='sum', zeta=0.7, tau=0.1, foreground='prior', fg_tau=0.1,
                       prior_block=9, fg_k=30, fg_c=0.75, fg_method='ward', fg_bound=0.95,
-                      cluttered_above=0.86, fg_c_cluttered=1.0, **_OBJECTS))
+                      cluttered_above=0.86, fg_c_cluttered=1.0, fg_held=0.4, fg_mass=0.6, **_OBJECTS))
 
 # %% ../nbs/07_presets.ipynb #c004op
 _PHOTOS = dict(backbone='deit_tiny_patch16_224', source='python bench/defaults.py select', date='2026-12-07',
