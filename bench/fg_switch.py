@@ -48,17 +48,21 @@ def image_ious(sets, model, fam, name, i, ip, mp) -> dict:
         if kw is not None: out[lab] = iou(upsample(prior_share(G, a, **(base | kw)), size) > 0.5)
     return dict(ious=out, spread=D.features(sets, name, i)['spread_last'])
 
-def rows(sets, model, fam, names) -> list:
-    p = O.OUT / 'fg_switch.json'
+def cached_rows(sets, file:str, names, one, tag:str='') -> list:
+    "[{set, id, **one(name, id, image path, mask path)}] over the sets' images; each image's dict is kept in bench/out/objects/<file> (resumable)."
+    p = O.OUT / file
     cache = json.loads(p.read_text()) if p.exists() else {}
     out = []
     for name in names:
         for i, ip, mp in O.items(sets.sh, name):
-            key = f'{name}|{i}'
-            if key not in cache: cache[key] = image_ious(sets, model, fam, name, i, ip, mp)
+            key = f'{tag}{name}|{i}'
+            if key not in cache: cache[key] = one(name, i, ip, mp)
             out.append(dict(set=name, id=i, **cache[key]))
     p.write_text(json.dumps(cache))
     return out
+
+def rows(sets, model, fam, names) -> list:
+    return cached_rows(sets, 'fg_switch.json', names, lambda *a: image_ious(sets, model, fam, *a))
 
 def held_ious(sets, model, fam, name, i, ip, mp, strict:dict, t:float) -> dict:
     "Step 2 on one image: the share of the attention's mass that step 1's object holds, step 1's IoU, and the IoU of the attention's own object per mass."
@@ -72,37 +76,21 @@ def held_ious(sets, model, fam, name, i, ip, mp, strict:dict, t:float) -> dict:
     return dict(held=held, step1=iou(share), mass={str(m): iou(mass_score(a.reshape(share.shape), m)) for m in MASSES})
 
 def held_rows(sets, model, fam, names, strict, t) -> list:
-    p = O.OUT / 'fg_held.json'
-    cache = json.loads(p.read_text()) if p.exists() else {}
-    tag, out = json.dumps([strict, t], sort_keys=True), []
-    for name in names:
-        for i, ip, mp in O.items(sets.sh, name):
-            key = f'{tag}|{name}|{i}'
-            if key not in cache: cache[key] = held_ious(sets, model, fam, name, i, ip, mp, strict, t)
-            out.append(dict(set=name, id=i, **cache[key]))
-    p.write_text(json.dumps(cache))
-    return out
+    return cached_rows(sets, 'fg_held.json', names, lambda *a: held_ious(sets, model, fam, *a, strict, t), json.dumps([strict, t], sort_keys=True) + '|')
 
 CLS_BLOCKS, CLS_XIS = (7, 8, 9, 10, 11), (0.4, 0.5, 0.6, 0.7, 0.8, 0.9)  # CLS-attention mass re-chosen on the same tune images, on a finer grid
 
+def cls_mass_ious(model, fam, name, i, ip, mp) -> dict:
+    "One image's IoU of CLS-attention mass (the peer as bench/objects.py scores it: the attention upsampled, its top ξ of mass) at each block and ξ."
+    gt, valid = O.ground_truth(name, mp)
+    r = {}
+    for b, a in zip(CLS_BLOCKS, cls_attention(model, as_images(ip, fam)[0], CLS_BLOCKS)):
+        up = upsample(a[0].double().reshape(14, 14), gt.shape).clamp_min(0)
+        r |= {f'block {b} xi {x}': fg_scores(top_mass_mask(up, x).numpy(), gt, None, valid)['iou'] for x in CLS_XIS}
+    return dict(ious=r)
+
 def cls_mass_rows(sets, model, fam, names) -> list:
-    "Per image, the IoU of CLS-attention mass (the peer as bench/objects.py scores it: the attention upsampled, its top ξ of mass) at each block and ξ."
-    p = O.OUT / 'fg_clsmass.json'
-    cache = json.loads(p.read_text()) if p.exists() else {}
-    out = []
-    for name in names:
-        for i, ip, mp in O.items(sets.sh, name):
-            key = f'{name}|{i}'
-            if key not in cache:
-                gt, valid = O.ground_truth(name, mp)
-                r = {}
-                for b, a in zip(CLS_BLOCKS, cls_attention(model, as_images(ip, fam)[0], CLS_BLOCKS)):
-                    up = upsample(a[0].double().reshape(14, 14), gt.shape).clamp_min(0)
-                    r |= {f'block {b} xi {x}': fg_scores(top_mass_mask(up, x).numpy(), gt, None, valid)['iou'] for x in CLS_XIS}
-                cache[key] = r
-            out.append(dict(set=name, id=i, ious=cache[key]))
-    p.write_text(json.dumps(cache))
-    return out
+    return cached_rows(sets, 'fg_clsmass.json', names, lambda *a: cls_mass_ious(model, fam, *a))
 
 def fallback(r, held, mass) -> float: return r['mass'][str(mass)] if held is not None and r['held'] < held else r['step1']
 
