@@ -5,8 +5,9 @@ per-image records under bench/out/objects/records/):
 
 - maps:    ULTra_S maps of every patch token, for the listed sets and blocks
 - select:  each method's setting (block, rule, threshold) on seeded subsets of the TUNE halves only
-- report:  horse-report, DAVIS-report and VOC-14 at the chosen settings: IoU / accuracy / max Fβ with bootstrap
-           intervals and paired differences against ULTra's rule; figure nbs/images/objects_masks.png
+- report:  horse-report, DAVIS-report and VOC-14 at the chosen settings, and the package's default (`Maps.foreground()`: the chosen rule
+           with the objects preset's stricter bar in clutter and fallback, both chosen by bench/fg_switch.py): IoU / accuracy / max Fβ
+           with bootstrap intervals and paired differences against the default; figure nbs/images/objects_masks.png
 
     python bench/objects.py maps --sets horse-tune davis-tune --n 16 --blocks 7 && python bench/objects.py maps --n 8 --blocks 9
     python bench/objects.py select
@@ -23,7 +24,8 @@ from ultra_nb.models import load_timm
 from ultra_nb.hooks import family_of
 from ultra_nb.api import as_images
 from ultra_nb.objects import (FG_RULES, foreground_map, foreground_mask, select_mask, patch_keys, tokencut, lost, dsm, fg_scores,
-                              upsample, cls_attention)
+                              upsample, cls_attention, attention_spread, prior_object)
+from ultra_nb.presets import preset
 from ultra_nb.cluster import minmax
 from ultra_nb.baselines import explain, top_mass_mask
 
@@ -247,6 +249,15 @@ def choose(recs):
 REPORT_SETS = ('horse-report', 'davis-report', 'voc')
 LABEL = {'horse-report': 'Weizmann horses, report half', 'davis-report': 'DAVIS-2016 val, report half (by video)', 'voc': 'VOC-14 (object classes vs background)'}
 
+DEFAULT = 'ULTra default'
+
+def default_mask(model, x, size, G) -> tuple:
+    "(mask, soft) of `Maps.foreground()` with no arguments on DeiT-tiny: the objects preset's 'prior' rule, its stricter bar where the last-block attention spreads, its fallback."
+    pre = preset('vision', 'objects')
+    a, last = (t[0] for t in cls_attention(model, x, (pre.prior_block, -1)))
+    kw = pre.prior_kw | (dict(c=pre.fg_c_cluttered) if attention_spread(last) > pre.cluttered_above else {})
+    return foreground_mask(prior_object(G, a, **kw)[0], 'prior', size)
+
 def chosen_candidates(model, x, size, G, sel):
     "{method: (mask, soft)} of every method at its tune-chosen setting; ULTra's only when its maps G exist."
     out, grid = {}, (14, 14)
@@ -259,6 +270,7 @@ def chosen_candidates(model, x, size, G, sel):
                 a = cls_attention(model, x, int(w[3]))[0]
                 bd = float(w[10]) if len(w) > 10 else None
                 out['ULTra prior'] = foreground_mask(foreground_map(G, 'prior', prior=a, k=int(w[5]), c=float(w[7]), method=w[8], bound=bd), 'prior', size)
+                out[DEFAULT] = default_mask(model, x, size, G)
                 continue
             tau = float(w[-1]) if 'tau' in w else None
             out['ULTra ' + rule] = foreground_mask(foreground_map(G, rule, tau), rule, size, tau)
@@ -290,6 +302,12 @@ def stage_report(args):
                 key = f'{name}|{i}|{int(have)}'
                 if args.rescore_ultra and have and key in old and old[key].get('rule') != sel['best'][sel['ultra_rule']]:
                     old.pop(key); old[f'{name}|{i}|0'] = old.get(f'{name}|{i}|1')  # the peers' scores stay; ULTra's are computed again at the new setting
+                if key in old and have and DEFAULT not in old[key]['scores']:  # a record from before the default was scored: add it
+                    gt, valid = ground_truth(name, mp)
+                    m_, s_ = default_mask(model, as_images(ip, fam)[0], gt.shape, torch.load(map_path(name, i, b)).double())
+                    r = old[key]; r['scores'][DEFAULT] = fg_scores(np.asarray(m_), gt, np.asarray(s_), valid)
+                    f.write(json.dumps(r) + '\n'); f.flush()
+                    continue
                 if key in old or (args.only_maps and not have): continue
                 gt, valid = ground_truth(name, mp); size = gt.shape
                 x, _ = as_images(ip, fam)
@@ -320,8 +338,10 @@ def write_report(sel):
         k = (r['set'], r['image'])
         if k not in recs or r['ultra']: recs[k] = r  # the record with ULTra's maps when there is one
     recs = list(recs.values())
-    ultra = f"ULTra {sel['ultra_rule'].split('-')[1]}"
-    methods = [ultra, "ULTra select (click)"] + (["ULTra seed"] if ultra != "ULTra seed" else []) + [m for m in ('TokenCut', 'LOST', 'DSM', 'CLS-mass', 'Rollout', 'GAE') if m in sel['best']]
+    rule = f"ULTra {sel['ultra_rule'].split('-')[1]}"
+    ultra = DEFAULT if all(DEFAULT in r['scores'] for r in recs if r['ultra']) else rule  # the reference: the package's default once every record has it
+    methods = ([DEFAULT] if ultra == DEFAULT else []) + [rule, "ULTra select (click)"] + (["ULTra seed"] if rule != "ULTra seed" else [])
+    methods += [m for m in ('TokenCut', 'LOST', 'DSM', 'CLS-mass', 'Rollout', 'GAE') if m in sel['best']]
     L = ['# Object discovery and object selection on object photos (issue 22)', '',
          f"DeiT-tiny (real weights, supervised ImageNet-1k), one 224x224 view per image; masks scored at each image's original size. "
          f"Generated by `python bench/objects.py report` from the per-image records in bench/out/objects/records/ "
@@ -337,6 +357,12 @@ def write_report(sel):
     for m, s_ in sel['best'].items(): L.append(f"| {m} | {s_} | {len(cand[m])} |")
     L += ['', f"ULTra's discovery rule: **{sel['ultra_rule']}** at block {sel['block']}; object selection τ = **{sel['select_tau']}** "
           f"(click = the patch deepest inside the object; τ in {list(SEL_TAUS)}).", '']
+    if ultra == DEFAULT:
+        o = preset('vision', 'objects')
+        L += [f"**{DEFAULT}** is what `Maps.foreground()` gives with no arguments: that rule, with a bar of {o.fg_c_cluttered} instead of {o.fg_c} where the "
+              f"CLS token's last-block attention spreads more than {o.cluttered_above} (`objects.attention_spread`), and the attention's own object "
+              f"(its top {o.fg_mass} of mass) where the clusters hold less than {o.fg_held} of it (`objects.prior_object`); `python bench/fg_switch.py` "
+              "chose both on every tune image (`fg_switch.md`).", '']
     L += ['## Results', '', 'Per set: mean over images with a bootstrap 95% interval (2000 resamples over images). IoU of the object, '
           'pixel accuracy, max Fβ (β² = 0.3; the best Fβ over 255 thresholds of the soft map, or the Fβ of the mask for TokenCut and LOST, '
           'which give only a mask). "ULTra select (click)" is not discovery: it thresholds the map of one token inside the object '
@@ -365,9 +391,9 @@ def write_report(sel):
                   f'| video | frames | {ultra} | CLS-mass | CLS-mass − {ultra} |', '|---|---|---|---|---|']
             L += [f"| {v} | {len(per[v])} | {100 * np.mean([r['scores'][ultra]['iou'] for r in per[v]]):.1f} | "
                   f"{100 * np.mean([r['scores']['CLS-mass']['iou'] for r in per[v]]):.1f} | {100 * d[v]:+.1f} |" for v in sorted(per, key=d.get)]
-            L += ['', f"{ultra} is ahead of or level with CLS-mass (within 0.5) on {sum(x <= 0.005 for x in d.values())} of {len(per)} videos; the set's gap is "
-                  f"one video's: on {worst} ({len(per[worst])} frames) CLS-mass leads by {100 * d[worst]:.1f}, and without it the paired difference is "
-                  f"{fmt(boot(rest))} (an observation about the report half, not a setting: nothing was chosen from it)."]
+            L += ['', f"{ultra} is ahead of or level with CLS-mass (within 0.5) on {sum(x <= 0.005 for x in d.values())} of {len(per)} videos"
+                  + (f"; the set's gap is one video's: on {worst} ({len(per[worst])} frames) CLS-mass leads by {100 * d[worst]:.1f}, and without it the "
+                     f"paired difference is {fmt(boot(rest))} (an observation about the report half, not a setting: nothing was chosen from it)." if d[worst] > 0.005 else ".")]
         if len(rs) > len(ru):
             L += ['', f"Peers on all {len(rs)} scored images of the set (no ULTra maps for the rest):", '', '| method | IoU | accuracy | max Fβ |', '|---|---|---|---|']
             for m in [m for m in methods if not m.startswith("ULTra")]:
