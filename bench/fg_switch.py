@@ -9,7 +9,8 @@
 Each step is chosen on EVERY image of the tune halves (163 horses, 130 DAVIS frames; their block-7 maps cached by bench/objects.py maps),
 criterion the mean IoU of the two sets; step 2 runs on top of step 1's choice. The chosen rule is then reported on the report halves
 against the rule before both steps, the rule after step 1, CLS-attention mass, TokenCut and DSM (paired, bootstrap over images). The spread
-is `objects.attention_spread` at the last block (bench/defaults.py caches it).
+is `objects.attention_spread` at the last block (bench/defaults.py caches it). A check at the end: the rule's own k, c and bound, chosen on a
+subset before both steps, against 26 others on every tune image with both steps on.
 
     python bench/fg_switch.py    # -> bench/results/fg_switch.md (a few minutes here)
 """
@@ -92,6 +93,18 @@ def cls_mass_ious(model, fam, name, i, ip, mp) -> dict:
 def cls_mass_rows(sets, model, fam, names) -> list:
     return cached_rows(sets, 'fg_clsmass.json', names, lambda *a: cls_mass_ious(model, fam, *a))
 
+RULE_GRID = [(k, c, b) for k in (20, 30, 40) for c in (0.5, 0.75, 1.0) for b in (0.9, 0.95, None)]  # the rule's own settings, re-checked
+
+def rule_grid_ious(sets, model, fam, name, i, ip, mp) -> dict:
+    "One tune image's IoU of the default (its stricter bar in clutter and its fallback, as the preset has them) at each k, c, bound of RULE_GRID."
+    pre = preset('vision', 'objects')
+    gt, valid = O.ground_truth(name, mp)
+    G = torch.load(O.map_path(name, i, 7)).double()
+    a = cls_attention(model, as_images(ip, fam)[0], pre.prior_block)[0].double()
+    cluttered = D.features(sets, name, i)['spread_last'] > pre.cluttered_above
+    one = lambda k, c, b: prior_object(G, a, **(pre.prior_kw | dict(k=k, c=pre.fg_c_cluttered if cluttered else c, bound=b)))[0]
+    return dict(ious={f'k {k} c {c} bound {b}': fg_scores((upsample(one(k, c, b), gt.shape) > 0.5).numpy(), gt, None, valid)['iou'] for k, c, b in RULE_GRID})
+
 def fallback(r, held, mass) -> float: return r['mass'][str(mass)] if held is not None and r['held'] < held else r['step1']
 
 def switched(r, t, lab) -> float: return r['ious'][lab] if r['spread'] > t else r['ious']['prior']
@@ -151,6 +164,18 @@ def main():
           f"searched a finer grid on every tune image, so the peer gets the same: blocks {'/'.join(map(str, CLS_BLOCKS))}, ξ {'/'.join(map(str, CLS_XIS))}, "
           'every tune image, the same criterion. Best: ' + '; '.join(f'{k} {v:.1f}' for v, k in ctab[:4]) + f'. **Chosen: {cbest}**; both settings are reported below.']
     crep = {(r['set'], r['id']): r['ious'][cbest] for r in cls_mass_rows(sets, model, fam, REPORT)}
+    pre = preset('vision', 'objects')
+    gtune = cached_rows(sets, 'fg_rulegrid.json', ('horse-tune', 'davis-tune'), lambda *a: rule_grid_ious(sets, model, fam, *a))
+    gtab = sorted(((100 * mean(gtune, lambda r, k=k: r['ious'][k]), per(gtune, lambda r, k=k: r['ious'][k]), k) for k in gtune[0]['ious']), key=lambda c: -c[0])
+    own = f'k {pre.fg_k} c {pre.fg_c} bound {pre.fg_bound}'
+    L += ['', "## Check: the rule's own settings on every tune image, with both steps", '',
+          f"The rule's k, c and bound were chosen by bench/objects.py on 40 + 40 tune images, before both steps. Are they still the best on every tune "
+          f"image once the stricter bar and the fallback ({pre.fg_held} / {pre.fg_mass}, the preset's) are on? {len(RULE_GRID)} settings (k 20/30/40, "
+          "c 0.5/0.75/1.0, bound 0.9/0.95/none); a check, not a choice: the preset keeps its rule unless this says otherwise.", '',
+          '| k, c, bound | mean | horses | DAVIS |', '|---|---|---|---|']
+    L += [f"| {k}{' (the preset)' if k == own else ''} | {v:.1f} | {p['horse-tune']:.1f} | {p['davis-tune']:.1f} |" for v, p, k in gtab[:8]]
+    rank = [k for _, _, k in gtab].index(own) + 1
+    L += ['', f"The preset's rule ({own}) ranks {rank} of {len(gtab)} ({gtab[rank - 1][0]:.1f}; best {gtab[0][0]:.1f})."]
     rep, hrep = rows(sets, model, fam, REPORT), {(r['set'], r['id']): r for r in held_rows(sets, model, fam, REPORT, strict, t)}
     peers = {}
     for l in (O.OUT / 'records/report.jsonl').open():  # the peers' per-image scores from bench/objects.py report (the latest record of each image)
