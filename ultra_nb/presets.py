@@ -98,7 +98,8 @@ def _none(what, options): raise ValueError(f"{what}: use one of {sorted(options)
 
 # %% ../nbs/07_presets.ipynb #c001op
 _OBJECTS = dict(backbone='deit_tiny_patch16_224', source='python bench/objects.py select; python bench/fg_switch.py', date='2026-12-07',
-                split='Weizmann-horse and DAVIS-2016 tune halves, seeded subsets (numpy default_rng(0)): 40 + 40 images, maps of block 7 (the default maps\' block)')
+                split='Weizmann-horse and DAVIS-2016 tune halves, maps of block 7 (the default maps\' block): seeded subsets (numpy default_rng(0)) of 40 + 40 images '
+                      'for the rule, τ and ζ; every tune image (163 + 130) for the stricter bar in clutter and the fallback (bench/fg_switch.py)')
 PRESETS.append(Preset('vision', 'objects', block=7, n_blocks=12, objective='sum', zeta=0.7, tau=0.1, foreground='prior', fg_tau=0.1,
                       prior_block=9, fg_k=30, fg_c=0.75, fg_method='ward', fg_bound=0.95,
                       cluttered_above=0.86, fg_c_cluttered=1.0, fg_held=0.4, fg_mass=0.6, **_OBJECTS))
