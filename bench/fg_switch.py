@@ -165,7 +165,8 @@ def main():
           'every tune image, the same criterion. Best: ' + '; '.join(f'{k} {v:.1f}' for v, k in ctab[:4]) + f'. **Chosen: {cbest}**; both settings are reported below.']
     crep = {(r['set'], r['id']): r['ious'][cbest] for r in cls_mass_rows(sets, model, fam, REPORT)}
     pre = preset('vision', 'objects')
-    gtune = cached_rows(sets, 'fg_rulegrid.json', ('horse-tune', 'davis-tune'), lambda *a: rule_grid_ious(sets, model, fam, *a))
+    gtune = cached_rows(sets, 'fg_rulegrid.json', ('horse-tune', 'davis-tune'), lambda *a: rule_grid_ious(sets, model, fam, *a),
+                        json.dumps([pre.cluttered_above, pre.fg_c_cluttered, pre.fg_held, pre.fg_mass]) + '|')  # made with the preset's two steps as they are
     gtab = sorted(((100 * mean(gtune, lambda r, k=k: r['ious'][k]), per(gtune, lambda r, k=k: r['ious'][k]), k) for k in gtune[0]['ious']), key=lambda c: -c[0])
     own = f'k {pre.fg_k} c {pre.fg_c} bound {pre.fg_bound}'
     L += ['', "## Check: the rule's own settings on every tune image, with both steps", '',
