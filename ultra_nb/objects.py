@@ -8,6 +8,7 @@ import numpy as np, torch, torch.nn.functional as F
 from scipy import ndimage
 from scipy.linalg import eigh
 from .cluster import minmax, cluster_tokens
+from .baselines import top_mass_mask
 
 # %% auto #0
 __all__ = ['FG_RULES', 'token_at', 'cell_token', 'upsample', 'select_mask', 'border_share', 'fiedler', 'avoid_border',
@@ -110,10 +111,7 @@ def prior_share(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch toke
     share = S[fg].sum(0) / S.sum(0).clamp_min(1e-12)
     if bound is None: return share
     if not 0 < bound <= 1: raise ValueError(f"bound is a share of the prior's mass in (0, 1], got {bound!r}")
-    v, o = p.sort(descending=True)
-    inside = torch.zeros(T, dtype=torch.bool)
-    inside[o[(v.cumsum(0) - v) < bound * v.sum()]] = True  # the patch that crosses the mass is inside
-    return share * inside.reshape(h, w)
+    return share * top_mass_mask(p.reshape(h, w), bound)
 
 def mass_score(prior:torch.Tensor, # (h, w) a non-negative prior per patch with some mass
                mass:float=0.8 # the share of the prior's mass its object holds
@@ -122,11 +120,10 @@ def mass_score(prior:torch.Tensor, # (h, w) a non-negative prior per patch with 
     if not 0 < mass <= 1: raise ValueError(f"mass is a share of the prior's mass in (0, 1], got {mass!r}")
     p = torch.as_tensor(prior, dtype=torch.float64)
     if not torch.isfinite(p).all() or (p < 0).any() or p.sum() <= 0: raise ValueError("the prior must be non-negative and finite, with some mass")
-    v, o = p.flatten().sort(descending=True)
-    n = int(((v.cumsum(0) - v) < mass * v.sum()).sum())  # the patch that crosses the mass is inside
-    t = (v[n - 1] + v[n]) / 2 if n < len(v) else v[-1] / 2
-    s = (0.5 * p.flatten() / t.clamp_min(1e-300)).clamp(max=1)
-    s[o[:n]] = s[o[:n]].clamp_min(0.5 + 1e-6)  # a tie at the threshold stays inside
+    inside, q = top_mass_mask(p, mass).flatten(), p.flatten()
+    t = (q[inside].min() + q[~inside].max()) / 2 if not inside.all() else q.min() / 2  # midway between the object's weakest patch and the rest's strongest
+    s = (0.5 * q / t.clamp_min(1e-300)).clamp(max=1)
+    s[inside] = s[inside].clamp_min(0.5 + 1e-6)  # a tie at the threshold stays inside
     return s.reshape(p.shape)
 
 def prior_object(grid_maps:torch.Tensor, # (T, h, w) the maps of every patch token
