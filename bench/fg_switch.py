@@ -101,7 +101,7 @@ def rule_grid_ious(sets, model, fam, name, i, ip, mp) -> dict:
     gt, valid = O.ground_truth(name, mp)
     G = torch.load(O.map_path(name, i, 7)).double()
     a = cls_attention(model, as_images(ip, fam)[0], pre.prior_block)[0].double()
-    cluttered = D.features(sets, name, i)['spread_last'] > pre.cluttered_above
+    cluttered = pre.cluttered(D.features(sets, name, i)['spread_last'])
     one = lambda k, c, b: prior_object(G, a, **(pre.prior_kw | dict(k=k, c=pre.fg_c_cluttered if cluttered else c, bound=b)))[0]
     return dict(ious={f'k {k} c {c} bound {b}': fg_scores((upsample(one(k, c, b), gt.shape) > 0.5).numpy(), gt, None, valid)['iou'] for k, c, b in RULE_GRID})
 

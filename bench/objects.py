@@ -255,8 +255,7 @@ def default_mask(model, x, size, G) -> tuple:
     "(mask, soft) of `Maps.foreground()` with no arguments on DeiT-tiny: the objects preset's 'prior' rule, its stricter bar where the last-block attention spreads, its fallback."
     pre = preset('vision', 'objects')
     a, last = (t[0] for t in cls_attention(model, x, (pre.prior_block, -1)))
-    kw = pre.prior_kw | (dict(c=pre.fg_c_cluttered) if attention_spread(last) > pre.cluttered_above else {})
-    return foreground_mask(prior_object(G, a, **kw)[0], 'prior', size)
+    return foreground_mask(prior_object(G, a, **pre.prior_kw_at(attention_spread(last)))[0], 'prior', size)
 
 def chosen_candidates(model, x, size, G, sel):
     "{method: (mask, soft)} of every method at its tune-chosen setting; ULTra's only when its maps G exist."

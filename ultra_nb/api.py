@@ -695,11 +695,11 @@ def _foreground(self:Maps, rule:str|None=None, # one of `FG_RULES`; None: the ob
     if tau is not None and not 0 <= tau <= 1: raise ValueError(f"tau is a threshold on a map scaled to [0, 1]; got {tau}")
     kw = pre.prior_kw if rule == 'prior' else {}
     strict = rule == 'prior' and pre.cluttered_above is not None and self.spread is not None and self.model == pre.backbone  # measured there only
-    cluttered = [bool(v > pre.cluttered_above) for v in self.spread] if strict else [False] * len(self)  # a stricter bar where the attention spreads
+    cluttered = [pre.cluttered(v) for v in self.spread] if strict else [False] * len(self)  # a stricter bar where the attention spreads
     masks, soft, fell = [], [], []
     for j, (g, size) in enumerate(zip(self.grid_maps, self.sizes)):
         if rule == 'prior':  # the clusters' object, or the attention's own where they hold too little of its mass
-            score, held = prior_object(g, self.prior[j], **(kw | (dict(c=pre.fg_c_cluttered) if cluttered[j] else {})))
+            score, held = prior_object(g, self.prior[j], **pre.prior_kw_at(self.spread[j] if strict else None))
             fell.append(kw['held'] is not None and held < kw['held'])
         else: score = foreground_map(g, rule, tau)
         m, s = foreground_mask(score, rule, tuple(size), tau)

@@ -46,6 +46,12 @@ class Preset:
     def prior_kw(self) -> dict:
         "The 'prior' rule's settings as `objects.prior_object` and `objects.object_split` take them."
         return dict(k=self.fg_k, c=self.fg_c, method=self.fg_method, bound=self.fg_bound, held=self.fg_held, mass=self.fg_mass)
+    def cluttered(self, spread:float|None) -> bool:
+        "Whether an image whose CLS attention spreads this much (`Maps.spread`; None: not measured) takes the 'prior' rule's stricter bar."
+        return spread is not None and self.cluttered_above is not None and spread > self.cluttered_above
+    def prior_kw_at(self, spread:float|None) -> dict:
+        "The 'prior' rule's settings for one image: `prior_kw`, with the stricter bar where its attention spreads (`cluttered`)."
+        return self.prior_kw | (dict(c=self.fg_c_cluttered) if self.cluttered(spread) else {})
     def block_for(self, n_blocks:int) -> int:
         "This preset's block on a model with `n_blocks` blocks (same relative depth)."
         return self.scaled(self.block, n_blocks)
